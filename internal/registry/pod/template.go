@@ -2,6 +2,8 @@ package pod
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -9,18 +11,32 @@ import (
 // (restartPolicy, dnsPolicy, terminationGracePeriodSeconds, container
 // terminationMessagePath/Policy, imagePullPolicy, ...).
 func SetDefaultsPodSpec(spec *corev1.PodSpec) {
-	// TODO: implemented by the pod registry.
+	if spec != nil {
+		setDefaultsPodSpec(spec)
+	}
 }
 
 // SetDefaultsPodTemplateSpec defaults a pod template as upstream does for
 // Job and CronJob templates.
 func SetDefaultsPodTemplateSpec(t *corev1.PodTemplateSpec) {
-	SetDefaultsPodSpec(&t.Spec)
+	if t != nil {
+		SetDefaultsPodSpec(&t.Spec)
+	}
 }
 
 // ValidatePodTemplateSpec validates a pod template (its metadata labels and
 // annotations and its spec) at fldPath, with upstream's messages.
 func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path) field.ErrorList {
-	// TODO: implemented by the pod registry.
-	return nil
+	if t == nil {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	metaPath := fldPath.Child("metadata")
+	errs := metav1validation.ValidateLabels(t.Labels, metaPath.Child("labels"))
+	errs = append(errs, apimachineryvalidation.ValidateAnnotations(t.Annotations, metaPath.Child("annotations"))...)
+	specPath := fldPath.Child("spec")
+	errs = append(errs, validatePodSpec(&t.Spec, specPath)...)
+	if len(t.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(specPath.Child("ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
+	return errs
 }
