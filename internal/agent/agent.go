@@ -1,0 +1,309 @@
+// Package agent is the node agent: an ordinary API client that registers
+// its Node, heartbeats a Lease, runs the pods bound to it through a
+// container runtime, reports their status through pods/status and serves
+// their logs on the agent API.
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/process"
+)
+
+// Config wires an agent.
+type Config struct {
+	NodeName string
+	Client   kubernetes.Interface
+	// DataDir holds logs and container state.
+	DataDir string
+	// ListenAddress is host:port for the agent API; port 0 picks a free one.
+	ListenAddress string
+	// NodeIP is the advertised InternalIP; default: the host's primary IP,
+	// or 127.0.0.1.
+	NodeIP string
+	// ClientCA verifies client certificates on the agent API; without it
+	// every request is refused.
+	ClientCA *x509.CertPool
+	// ServingCert is the agent API's certificate; nil generates a
+	// self-signed one.
+	ServingCert *tls.Certificate
+	Clock       clock.WithTicker
+	// ProfilesFile optionally adds user image profiles.
+	ProfilesFile string
+	// Runtime runs containers; nil means the process runtime.
+	Runtime runtime.Runtime
+}
+
+// Agent is a node agent.
+type Agent struct {
+	cfg      Config
+	client   kubernetes.Interface
+	clock    clock.WithTicker
+	runtime  runtime.Runtime
+	profiles *profileTable
+	nodeIP   string
+	homeDir  string
+
+	listener net.Listener
+	tlsCert  tls.Certificate
+	ready    chan struct{}
+
+	podLister corelisters.PodLister
+	node      nodeState
+
+	mu      sync.Mutex
+	workers map[types.UID]*podWorker
+	runCtx  context.Context
+}
+
+// New validates cfg and prepares an agent; Run starts it.
+func New(cfg Config) (*Agent, error) {
+	if cfg.NodeName == "" || cfg.Client == nil || cfg.DataDir == "" {
+		return nil, errors.New("agent: NodeName, Client and DataDir are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.ListenAddress == "" {
+		cfg.ListenAddress = "0.0.0.0:0"
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("agent data dir: %w", err)
+	}
+	cfg.DataDir = dataDir
+	if err := os.MkdirAll(filepath.Join(dataDir, "pods"), 0o750); err != nil {
+		return nil, fmt.Errorf("creating agent data dir: %w", err)
+	}
+	rt := cfg.Runtime
+	if rt == nil {
+		prt, err := process.New(process.Options{})
+		if err != nil {
+			return nil, err
+		}
+		rt = prt
+	}
+	profiles, err := loadProfiles(cfg.ProfilesFile, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	nodeIP := cfg.NodeIP
+	if nodeIP == "" {
+		nodeIP = primaryIP()
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		home = "/root"
+	}
+	a := &Agent{
+		cfg: cfg, client: cfg.Client, clock: cfg.Clock, runtime: rt, profiles: profiles,
+		nodeIP: nodeIP, homeDir: home, ready: make(chan struct{}), workers: map[types.UID]*podWorker{},
+	}
+	if cfg.ServingCert != nil {
+		a.tlsCert = *cfg.ServingCert
+	} else {
+		cert, err := selfSignedCert(cfg.NodeName, nodeIP)
+		if err != nil {
+			return nil, err
+		}
+		a.tlsCert = cert
+	}
+	return a, nil
+}
+
+// Ready is closed once the Node is registered Ready and the agent API
+// listens.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Run runs the agent until ctx ends. Containers keep running after it
+// returns; a later agent re-adopts them.
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("agent API listen: %w", err)
+	}
+	a.listener = ln
+	srv := a.apiServer()
+	go func() { _ = srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	defer srv.Close()
+
+	if err := a.registerNode(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.runCtx = ctx
+	a.mu.Unlock()
+
+	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = "spec.nodeName=" + a.cfg.NodeName
+		}))
+	podInformer := factory.Core().V1().Pods()
+	a.podLister = podInformer.Lister()
+	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { a.podChanged(obj) },
+		UpdateFunc: func(_, obj any) { a.podChanged(obj) },
+		DeleteFunc: a.podDeleted,
+	}); err != nil {
+		return fmt.Errorf("pod informer: %w", err)
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	go a.cleanupOrphans(ctx)
+	go a.heartbeat(ctx)
+	close(a.ready)
+	<-ctx.Done()
+	return nil
+}
+
+func (a *Agent) podChanged(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName != a.cfg.NodeName {
+		return
+	}
+	a.mu.Lock()
+	w, ok := a.workers[pod.UID]
+	if !ok {
+		w = newPodWorker(a, pod)
+		a.workers[pod.UID] = w
+		go w.run(a.runCtx)
+	}
+	a.mu.Unlock()
+	if ok {
+		w.update(pod)
+	}
+}
+
+func (a *Agent) podDeleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	w := a.workers[pod.UID]
+	a.mu.Unlock()
+	if w != nil {
+		w.markGone()
+	}
+}
+
+func (a *Agent) removeWorker(uid types.UID, w *podWorker) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.workers[uid] == w {
+		delete(a.workers, uid)
+	}
+}
+
+func (a *Agent) worker(uid types.UID) *podWorker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.workers[uid]
+}
+
+// deletePod removes a pod whose processes are gone, finishing a graceful
+// deletion with grace 0.
+func (a *Agent) deletePod(ctx context.Context, pod *corev1.Pod) error {
+	zero := int64(0)
+	uid := pod.UID
+	err := a.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero,
+		Preconditions:      &metav1.Preconditions{UID: &uid},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// containerConfig resolves a container into what the runtime runs.
+func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (runtime.ContainerConfig, error) {
+	profile, hasProfile := a.profiles.lookup(c.Image)
+	src := &envSource{client: a.client, allocatable: a.node.allocatable(), nodeIP: a.nodeIP}
+	env, err := src.containerEnv(ctx, pod, c, profile, a.homeDir)
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
+	command := make([]string, len(c.Command))
+	for i, s := range c.Command {
+		command[i] = expand(s, env.lookup)
+	}
+	args := make([]string, len(c.Args))
+	for i, s := range c.Args {
+		args[i] = expand(s, env.lookup)
+	}
+	argv, err := resolveArgv(command, args, profile, hasProfile, c.Image, c.Name)
+	if err != nil {
+		return runtime.ContainerConfig{}, err
+	}
+	dir := c.WorkingDir
+	if dir == "" {
+		dir = "/"
+	}
+	return runtime.ContainerConfig{Argv: argv, Env: env.environ(), WorkingDir: dir}, nil
+}
+
+// cleanupOrphans stops and removes containers of pods that no longer exist.
+func (a *Agent) cleanupOrphans(ctx context.Context) {
+	root := filepath.Join(a.cfg.DataDir, "pods")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	known := map[types.UID]bool{}
+	pods, _ := a.podLister.List(labelsEverything())
+	for _, p := range pods {
+		known[p.UID] = true
+	}
+	for _, e := range entries {
+		uid := types.UID(e.Name())
+		if !e.IsDir() || known[uid] || a.worker(uid) != nil {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		containers, _ := os.ReadDir(dir)
+		for _, c := range containers {
+			for _, n := range attemptsOnDisk(dir, c.Name()) {
+				if ctr, err := a.runtime.Adopt(attemptDir(dir, c.Name(), n)); err == nil {
+					_ = ctr.Signal(9)
+					select {
+					case <-ctr.Done():
+					case <-ctx.Done():
+						return
+					case <-time.After(5 * time.Second):
+					}
+				}
+			}
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			slog.Warn("removing orphaned pod directory", "dir", dir, "err", err)
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"os"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/batchlet/batchlet/internal/pki"
+	"github.com/batchlet/batchlet/internal/runtime/process"
+)
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == process.ShimSubcommand {
+		os.Exit(process.ShimMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+type harness struct {
+	t      *testing.T
+	client *fake.Clientset
+	clock  *clocktesting.FakeClock
+	agent  *Agent
+	dir    string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startAgent(t *testing.T, client *fake.Clientset, dir string) *harness {
+	return startAgentCfg(t, client, dir, nil)
+}
+
+func startAgentWithCA(t *testing.T, ca *pki.CA) *harness {
+	return startAgentCfg(t, nil, "", ca.Pool())
+}
+
+func startAgentCfg(t *testing.T, client *fake.Clientset, dir string, pool *x509.CertPool) *harness {
+	t.Helper()
+	if client == nil {
+		client = fake.NewClientset()
+	}
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	h := &harness{t: t, client: client, clock: clocktesting.NewFakeClock(time.Now()), dir: dir, done: make(chan struct{})}
+	a, err := New(Config{NodeName: "node1", Client: client, DataDir: dir, ListenAddress: "127.0.0.1:0",
+		NodeIP: "127.0.0.1", Clock: h.clock, ClientCA: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.agent = a
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() {
+		defer close(h.done)
+		if err := a.Run(ctx); err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
+	select {
+	case <-a.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent not ready")
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	h.cancel()
+	<-h.done
+}
+
+func testPod(name string, ctrs ...corev1.Container) *corev1.Pod {
+	grace := int64(30)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name + "-uid"),
+			Labels: map[string]string{"app": "demo"}, Annotations: map[string]string{"note": "hi"}},
+		Spec: corev1.PodSpec{NodeName: "node1", Containers: ctrs, RestartPolicy: corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: &grace},
+	}
+}
+
+func sh(name, image, script string) corev1.Container {
+	return corev1.Container{Name: name, Image: image, Command: []string{"sh", "-c", script}}
+}
+
+func (h *harness) create(pod *corev1.Pod) {
+	h.t.Helper()
+	if _, err := h.client.CoreV1().Pods(pod.Namespace).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// waitPod polls the API until cond holds for the pod (nil when deleted).
+func (h *harness) waitPod(name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last *corev1.Pod
+	for time.Now().Before(deadline) {
+		p, err := h.client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			p = nil
+		}
+		last = p
+		if cond(p) {
+			return p
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if last != nil {
+		h.t.Fatalf("pod %s: timed out waiting for %s; status: %+v", name, what, last.Status)
+	}
+	h.t.Fatalf("pod %s: timed out waiting for %s (pod gone)", name, what)
+	return nil
+}
+
+func phaseIs(ph corev1.PodPhase) func(*corev1.Pod) bool {
+	return func(p *corev1.Pod) bool { return p != nil && p.Status.Phase == ph }
+}
+
+func running(p *corev1.Pod) bool {
+	return p != nil && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Running != nil
+}
+
+func gone(p *corev1.Pod) bool { return p == nil }
+
+// deleteGracefully does what the apiserver does on a graceful delete.
+func (h *harness) deleteGracefully(name string, grace int64) {
+	h.t.Helper()
+	p, err := h.client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	now := metav1.Now()
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &grace
+	if _, err := h.client.CoreV1().Pods("default").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) readLog(uid types.UID, container string, n int) string {
+	h.t.Helper()
+	var b []byte
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(attemptLog(h.agent.podDir(uid), container, n))
+		if err == nil {
+			b = data
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return string(b)
+}

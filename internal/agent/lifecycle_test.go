@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+func restarts(n int32) func(*corev1.Pod) bool {
+	return func(p *corev1.Pod) bool {
+		return p != nil && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount == n &&
+			p.Status.ContainerStatuses[0].State.Waiting != nil && p.Status.ContainerStatuses[0].State.Waiting.Reason == "CrashLoopBackOff"
+	}
+}
+
+func TestRestartWithGrowingBackoff(t *testing.T) {
+	h := startAgent(t, nil, "")
+	pod := testPod("crash", sh("c", "debian", "echo run; exit 1"))
+	pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	h.create(pod)
+	// The first restart is immediate; the second waits 10 s.
+	p := h.waitPod("crash", "back-off after 1 restart", restarts(1))
+	cs := p.Status.ContainerStatuses[0]
+	if !strings.HasPrefix(cs.State.Waiting.Message, "back-off 10s restarting failed container=c pod=crash_default(") ||
+		cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 || p.Status.Phase != corev1.PodRunning {
+		t.Fatalf("status after first crash = %+v", p.Status)
+	}
+	h.clock.Step(9 * time.Second)
+	h.waitPod("crash", "still backing off", restarts(1))
+	h.clock.Step(time.Second)
+	p = h.waitPod("crash", "back-off after 2 restarts", restarts(2))
+	if msg := p.Status.ContainerStatuses[0].State.Waiting.Message; !strings.HasPrefix(msg, "back-off 20s") {
+		t.Fatalf("message = %q", msg)
+	}
+	h.clock.Step(20 * time.Second)
+	h.waitPod("crash", "back-off after 3 restarts", restarts(3))
+	if got := h.readLog(pod.UID, "c", 2); !strings.Contains(got, "run") {
+		t.Fatalf("third attempt log = %q", got)
+	}
+}
+
+func TestInitContainersRunInOrder(t *testing.T) {
+	h := startAgent(t, nil, "")
+	dir := t.TempDir()
+	pod := testPod("init", sh("app", "debian", "cat "+dir+"/order"))
+	pod.Spec.InitContainers = []corev1.Container{
+		sh("i1", "debian", "echo one >> "+dir+"/order"),
+		sh("i2", "debian", "echo two >> "+dir+"/order"),
+	}
+	h.create(pod)
+	p := h.waitPod("init", "Succeeded", phaseIs(corev1.PodSucceeded))
+	if got := h.readLog(pod.UID, "app", 0); !strings.Contains(got, "F one\n") || !strings.Contains(got, "F two\n") ||
+		strings.Index(got, "one") > strings.Index(got, "two") {
+		t.Fatalf("app log = %q", got)
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodInitialized && c.Status != corev1.ConditionTrue {
+			t.Fatalf("Initialized = %+v", c)
+		}
+	}
+
+	failing := testPod("initfail", sh("app", "debian", "true"))
+	failing.Spec.InitContainers = []corev1.Container{sh("i1", "debian", "exit 2")}
+	h.create(failing)
+	p = h.waitPod("initfail", "Failed", phaseIs(corev1.PodFailed))
+	if p.Status.ContainerStatuses[0].State.Waiting == nil || p.Status.ContainerStatuses[0].State.Waiting.Reason != "PodInitializing" {
+		t.Fatalf("app container status = %+v", p.Status.ContainerStatuses[0])
+	}
+}
+
+func TestGracefulTermination(t *testing.T) {
+	h := startAgent(t, nil, "")
+	h.create(testPod("polite", sh("c", "bash", "trap 'echo bye; exit 0' TERM; echo up; while true; do sleep 0.05; done")))
+	h.create(testPod("stubborn", sh("c", "bash", "trap '' TERM; echo up; while true; do sleep 0.05; done")))
+	h.create(testPod("pause", corev1.Container{Name: "c", Image: "registry.k8s.io/pause:3.10"}))
+	for _, n := range []string{"polite", "stubborn", "pause"} {
+		h.waitPod(n, "running", running)
+	}
+	// The trap is set before "up" is printed.
+	for _, n := range []string{"polite", "stubborn"} {
+		for !strings.Contains(h.readLog(podUID(n), "c", 0), "up") {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, n := range []string{"polite", "stubborn", "pause"} {
+		h.deleteGracefully(n, 30)
+	}
+	h.waitPod("polite", "removed after its trap ran", gone)
+	h.waitPod("pause", "removed after SIGTERM", gone)
+	// The stubborn one keeps running until the grace period ends.
+	p := h.waitPod("stubborn", "still running", running)
+	if p.DeletionTimestamp == nil {
+		t.Fatal("stubborn pod lost its deletion timestamp")
+	}
+	h.clock.Step(29 * time.Second)
+	h.waitPod("stubborn", "still running", running)
+	h.clock.Step(time.Second)
+	h.waitPod("stubborn", "killed at the deadline and removed", gone)
+}
+
+func podUID(name string) types.UID { return types.UID(name + "-uid") }
+
+func TestActiveDeadline(t *testing.T) {
+	h := startAgent(t, nil, "")
+	pod := testPod("dl", sh("c", "debian", "sleep 60"))
+	ads := int64(5)
+	pod.Spec.ActiveDeadlineSeconds = &ads
+	h.create(pod)
+	h.waitPod("dl", "running", running)
+	h.clock.Step(5 * time.Second)
+	p := h.waitPod("dl", "Failed", phaseIs(corev1.PodFailed))
+	if p.Status.Reason != "DeadlineExceeded" || p.Status.Message != messageDeadlineExceeded {
+		t.Fatalf("status = %+v", p.Status)
+	}
+}
+
+func TestSurvivesAgentRestart(t *testing.T) {
+	h := startAgent(t, nil, "")
+	h.create(testPod("survivor", sh("c", "debian", "while [ ! -e /tmp/never-$$$$ ]; do sleep 0.05; done")))
+	p := h.waitPod("survivor", "running", running)
+	id := p.Status.ContainerStatuses[0].ContainerID
+	h.stop()
+
+	h2 := startAgent(t, h.client, h.dir)
+	p = h2.waitPod("survivor", "still running under the new agent", running)
+	if p.Status.ContainerStatuses[0].ContainerID != id {
+		t.Fatalf("container was restarted: %s != %s", p.Status.ContainerStatuses[0].ContainerID, id)
+	}
+	w := h2.agent.worker(p.UID)
+	if w == nil {
+		t.Fatal("no worker for adopted pod")
+	}
+	h2.deleteGracefully("survivor", 30)
+	h2.waitPod("survivor", "removed", gone)
+}

@@ -1,0 +1,83 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// kubeletConditions are the pod conditions the agent owns.
+var kubeletConditions = map[corev1.PodConditionType]bool{
+	corev1.PodReadyToStartContainers: true,
+	corev1.PodInitialized:            true,
+	corev1.PodReady:                  true,
+	corev1.ContainersReady:           true,
+}
+
+// writeStatus computes the pod's status and writes it when it differs from
+// what was last written: one write per real change.
+func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, final bool, now time.Time) {
+	view := podView{initCtrs: w.initCtrs, ctrs: w.ctrs, startTime: w.startTime, nodeIP: w.a.nodeIP,
+		final: final, deadlineExceeded: w.deadlineExceeded, sandboxReady: w.sandboxReady}
+	for attempt := 0; attempt < 3; attempt++ {
+		st := computeStatus(w.base(pod), view, now)
+		if w.lastStatus != nil && equality.Semantic.DeepEqual(*w.lastStatus, st) {
+			return
+		}
+		np := pod.DeepCopy()
+		np.Status = st
+		_, err := w.a.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, np, metav1.UpdateOptions{})
+		switch {
+		case err == nil:
+			w.lastStatus = &st
+			return
+		case apierrors.IsNotFound(err):
+			return
+		case apierrors.IsConflict(err):
+			fresh, gerr := w.a.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+			if gerr != nil || fresh.UID != pod.UID {
+				return
+			}
+			pod = fresh
+		default:
+			slog.Error("updating pod status", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			w.setTimer(now.Add(time.Second), now)
+			return
+		}
+	}
+}
+
+// base returns pod with the agent's own conditions taken from the status it
+// last wrote (the informer may not have caught up with it yet) and the
+// others' conditions from the object.
+func (w *podWorker) base(pod *corev1.Pod) *corev1.Pod {
+	if w.lastStatus == nil {
+		return pod
+	}
+	p := *pod
+	var conds []corev1.PodCondition
+	for _, c := range w.lastStatus.Conditions {
+		if kubeletConditions[c.Type] {
+			conds = append(conds, c)
+		}
+	}
+	seen := map[corev1.PodConditionType]bool{}
+	for _, c := range pod.Status.Conditions {
+		if !kubeletConditions[c.Type] {
+			conds = append(conds, c)
+			seen[c.Type] = true
+		}
+	}
+	for _, c := range w.lastStatus.Conditions {
+		if !kubeletConditions[c.Type] && !seen[c.Type] {
+			conds = append(conds, c)
+		}
+	}
+	p.Status.Conditions = conds
+	return &p
+}

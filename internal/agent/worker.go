@@ -1,0 +1,457 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/runtime"
+)
+
+// configRetry is how soon a container whose configuration could not be
+// resolved (a missing ConfigMap, say) is tried again.
+const configRetry = 10 * time.Second
+
+// podWorker runs one pod: one goroutine owns all of its state, woken by pod
+// updates, container exits and its own timer.
+type podWorker struct {
+	a   *Agent
+	uid types.UID
+	dir string
+
+	mu   sync.Mutex
+	pod  *corev1.Pod
+	gone bool
+	// logs maps container name to its latest attempt and whether it runs,
+	// for the log endpoint.
+	logs map[string]logAttempt
+
+	wake chan struct{}
+
+	loaded           bool
+	initCtrs, ctrs   []*ctrState
+	specs            map[*ctrState]*corev1.Container
+	live             map[*ctrState]runtime.Container
+	exitSeen         map[*ctrState]time.Time
+	backoffs         map[string]*backoff
+	retryAt          map[*ctrState]time.Time
+	startTime        time.Time
+	sandboxReady     bool
+	deadlineExceeded bool
+	finished         bool
+	killStart        time.Time
+	killDeadline     time.Time
+	killedHard       bool
+	deleteIssued     bool
+	lastStatus       *corev1.PodStatus
+	timer            clock.Timer
+}
+
+type logAttempt struct {
+	n       int
+	running bool
+}
+
+func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
+	return &podWorker{
+		a:        a,
+		uid:      pod.UID,
+		dir:      a.podDir(pod.UID),
+		pod:      pod,
+		logs:     map[string]logAttempt{},
+		wake:     make(chan struct{}, 1),
+		live:     map[*ctrState]runtime.Container{},
+		exitSeen: map[*ctrState]time.Time{},
+		backoffs: map[string]*backoff{},
+		retryAt:  map[*ctrState]time.Time{},
+		specs:    map[*ctrState]*corev1.Container{},
+	}
+}
+
+func (w *podWorker) update(pod *corev1.Pod) {
+	w.mu.Lock()
+	w.pod = pod
+	w.mu.Unlock()
+	w.notify()
+}
+
+func (w *podWorker) markGone() {
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
+	w.notify()
+}
+
+func (w *podWorker) notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *podWorker) logAttempt(container string) (logAttempt, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	la, ok := w.logs[container]
+	return la, ok
+}
+
+func (w *podWorker) setLogAttempt(c *ctrState, running bool) {
+	w.mu.Lock()
+	w.logs[c.name] = logAttempt{n: c.attempts - 1, running: running}
+	w.mu.Unlock()
+}
+
+func (w *podWorker) run(ctx context.Context) {
+	defer w.a.removeWorker(w.uid, w)
+	for {
+		if w.sync(ctx) {
+			return
+		}
+		var timerC <-chan time.Time
+		if w.timer != nil {
+			timerC = w.timer.C()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-timerC:
+		}
+	}
+}
+
+// sync moves the pod one step towards what its spec asks for and reports
+// its status; it returns true once the pod is gone and cleaned up.
+func (w *podWorker) sync(ctx context.Context) bool {
+	w.mu.Lock()
+	pod, gone := w.pod, w.gone
+	w.mu.Unlock()
+	now := w.a.clock.Now()
+	if !w.loaded {
+		w.load(pod, now)
+	}
+	w.reap(now)
+
+	if ads := pod.Spec.ActiveDeadlineSeconds; ads != nil && !w.finished && !w.deadlineExceeded &&
+		!now.Before(w.startTime.Add(time.Duration(*ads)*time.Second)) {
+		w.deadlineExceeded = true
+	}
+	if gone || pod.DeletionTimestamp != nil || w.deadlineExceeded || w.finished {
+		return w.stop(ctx, pod, gone, now)
+	}
+	w.startContainers(ctx, pod, now)
+	w.writeStatus(ctx, pod, false, now)
+	w.schedule(pod, now)
+	return false
+}
+
+// load builds the container table and re-adopts attempts recorded on disk
+// by an earlier agent process.
+func (w *podWorker) load(pod *corev1.Pod, now time.Time) {
+	w.loaded = true
+	w.startTime = now
+	if pod.Status.StartTime != nil {
+		w.startTime = pod.Status.StartTime.Time
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		w.finished = true
+		st := pod.Status
+		w.lastStatus = &st
+	}
+	mk := func(c *corev1.Container) *ctrState {
+		cs := &ctrState{name: c.Name, image: c.Image}
+		w.specs[cs] = c
+		ns := attemptsOnDisk(w.dir, c.Name)
+		if len(ns) == 0 {
+			return cs
+		}
+		last := ns[len(ns)-1]
+		cs.attempts = last + 1
+		cs.current = w.adopt(cs, last, now, true)
+		if len(ns) > 1 {
+			cs.previous = w.adopt(cs, ns[len(ns)-2], now, false)
+		}
+		w.sandboxReady = true
+		return cs
+	}
+	for i := range pod.Spec.InitContainers {
+		w.initCtrs = append(w.initCtrs, mk(&pod.Spec.InitContainers[i]))
+	}
+	for i := range pod.Spec.Containers {
+		w.ctrs = append(w.ctrs, mk(&pod.Spec.Containers[i]))
+	}
+}
+
+func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) *attempt {
+	ctr, err := w.a.runtime.Adopt(attemptDir(w.dir, cs.name, n))
+	if err != nil {
+		slog.Warn("re-adopting container failed", "pod", w.uid, "container", cs.name, "attempt", n, "err", err)
+		e := runtime.Exit{ExitCode: 137, FinishedAt: now, Reason: "ContainerStatusUnknown",
+			Message: "The container could not be located when the pod was terminated"}
+		return &attempt{exit: &e}
+	}
+	at := &attempt{id: ctr.ID(), started: ctr.StartedAt()}
+	select {
+	case <-ctr.Done():
+		e := ctr.Exit()
+		at.exit = &e
+		w.exitSeen[cs] = now
+	default:
+		if current {
+			w.watch(cs, ctr)
+		}
+	}
+	if current {
+		w.setLogAttempt(cs, at.exit == nil)
+	}
+	return at
+}
+
+func (w *podWorker) watch(cs *ctrState, ctr runtime.Container) {
+	w.live[cs] = ctr
+	go func() {
+		<-ctr.Done()
+		w.notify()
+	}()
+}
+
+// reap records the exits of containers that ended since the last sync.
+func (w *podWorker) reap(now time.Time) {
+	for cs, ctr := range w.live {
+		select {
+		case <-ctr.Done():
+			e := ctr.Exit()
+			cs.current.exit = &e
+			w.exitSeen[cs] = now
+			delete(w.live, cs)
+			w.setLogAttempt(cs, false)
+		default:
+		}
+	}
+}
+
+func (w *podWorker) startContainers(ctx context.Context, pod *corev1.Pod, now time.Time) {
+	if !w.sandboxReady {
+		err := w.a.runtime.PrepareSandbox(ctx, runtime.SandboxConfig{UID: string(pod.UID), Namespace: pod.Namespace,
+			Name: pod.Name, Hostname: podHostname(pod), Dir: filepath.Join(w.dir, "sandbox")})
+		if err != nil {
+			slog.Error("preparing sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			return
+		}
+		w.sandboxReady = true
+	}
+	policy := pod.Spec.RestartPolicy
+	for _, cs := range w.initCtrs {
+		switch {
+		case cs.succeeded():
+			continue
+		case cs.running():
+		case cs.current == nil || policy != corev1.RestartPolicyNever:
+			w.tryStart(ctx, pod, cs, now)
+		}
+		if !cs.succeeded() {
+			return
+		}
+	}
+	for _, cs := range w.ctrs {
+		switch {
+		case cs.running():
+		case cs.current == nil:
+			w.tryStart(ctx, pod, cs, now)
+		case policy == corev1.RestartPolicyAlways,
+			policy == corev1.RestartPolicyOnFailure && cs.current.exit.ExitCode != 0:
+			w.tryStart(ctx, pod, cs, now)
+		}
+	}
+}
+
+// tryStart starts the next attempt of a container unless it is backing off.
+func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState, now time.Time) {
+	if t, ok := w.retryAt[cs]; ok && now.Before(t) {
+		return
+	}
+	delete(w.retryAt, cs)
+	if cs.current != nil {
+		bo := w.backoffs[cs.name]
+		if bo == nil {
+			bo = &backoff{}
+			w.backoffs[cs.name] = bo
+		}
+		seen := w.exitSeen[cs]
+		if until := bo.until(seen); now.Before(until) {
+			cs.waitingReason = "CrashLoopBackOff"
+			cs.waitingMessage = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
+				bo.delay, cs.name, pod.Name, pod.Namespace, pod.UID)
+			return
+		}
+		bo.next(seen)
+	}
+	cfg, err := w.a.containerConfig(ctx, pod, w.specs[cs])
+	if err != nil {
+		cs.waitingReason, cs.waitingMessage = "CreateContainerConfigError", err.Error()
+		w.retryAt[cs] = now.Add(configRetry)
+		return
+	}
+	n := cs.attempts
+	cfg.ID = newContainerID()
+	cfg.StateDir = attemptDir(w.dir, cs.name, n)
+	cfg.LogPath = attemptLog(w.dir, cs.name, n)
+	ctr, err := w.a.runtime.Start(ctx, cfg)
+	var se *runtime.StartError
+	switch {
+	case errors.As(err, &se):
+		cs.attempts++
+		cs.previous = cs.current
+		e := runtime.Exit{ExitCode: 128, Reason: "StartError", Message: se.Message, FinishedAt: time.Now()}
+		cs.current = &attempt{id: cfg.ID, exit: &e}
+		cs.waitingReason, cs.waitingMessage = "", ""
+		w.exitSeen[cs] = now
+		w.setLogAttempt(cs, false)
+		// Come back at once to apply the restart policy.
+		w.notify()
+	case err != nil:
+		cs.waitingReason, cs.waitingMessage = "CreateContainerError", err.Error()
+		w.retryAt[cs] = now.Add(configRetry)
+	default:
+		cs.attempts++
+		cs.previous = cs.current
+		cs.current = &attempt{id: ctr.ID(), started: ctr.StartedAt()}
+		cs.waitingReason, cs.waitingMessage = "", ""
+		w.watch(cs, ctr)
+		w.setLogAttempt(cs, true)
+	}
+}
+
+// stop tears the pod down: SIGTERM, SIGKILL at the grace deadline, a final
+// status once nothing runs, then deletion with grace 0.
+func (w *podWorker) stop(ctx context.Context, pod *corev1.Pod, gone bool, now time.Time) bool {
+	for _, cs := range append(append([]*ctrState{}, w.initCtrs...), w.ctrs...) {
+		if cs.current != nil && cs.current.exit != nil && cs.waitingReason == "CrashLoopBackOff" {
+			cs.waitingReason, cs.waitingMessage = "", ""
+		}
+	}
+	if len(w.live) > 0 {
+		grace := gracePeriod(pod, gone, w.deadlineExceeded)
+		if w.killStart.IsZero() {
+			w.killStart = now
+			w.killDeadline = now.Add(grace)
+			w.signalAll(syscall.SIGTERM)
+		} else if d := w.killStart.Add(grace); d.Before(w.killDeadline) {
+			w.killDeadline = d
+		}
+		if !now.Before(w.killDeadline) && !w.killedHard {
+			w.killedHard = true
+			w.signalAll(syscall.SIGKILL)
+		}
+		w.setTimer(w.killDeadline, now)
+		return false
+	}
+	if !w.finished {
+		w.writeStatus(ctx, pod, true, now)
+		w.finished = true
+	}
+	if gone {
+		w.cleanup(ctx, pod)
+		return true
+	}
+	if pod.DeletionTimestamp != nil && !w.deleteIssued {
+		w.deleteIssued = true
+		if err := w.a.deletePod(ctx, pod); err != nil {
+			slog.Error("deleting pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			w.deleteIssued = false
+			w.setTimer(now.Add(time.Second), now)
+		}
+	}
+	return false
+}
+
+// gracePeriod is how long containers get between SIGTERM and SIGKILL.
+func gracePeriod(pod *corev1.Pod, gone, deadline bool) time.Duration {
+	secs := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		secs = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if pod.DeletionGracePeriodSeconds != nil && !deadline {
+		secs = *pod.DeletionGracePeriodSeconds
+	}
+	if gone && secs > minimumGracePeriod {
+		secs = minimumGracePeriod
+	}
+	if secs < 0 {
+		secs = 0
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// minimumGracePeriod bounds the wait for a pod whose object was removed
+// before its processes were.
+const minimumGracePeriod = 2
+
+func (w *podWorker) signalAll(sig syscall.Signal) {
+	for cs, ctr := range w.live {
+		if err := ctr.Signal(sig); err != nil {
+			slog.Warn("signalling container", "pod", w.uid, "container", cs.name, "err", err)
+		}
+	}
+}
+
+func (w *podWorker) cleanup(ctx context.Context, pod *corev1.Pod) {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	_ = w.a.runtime.RemoveSandbox(ctx, runtime.SandboxConfig{UID: string(pod.UID), Namespace: pod.Namespace,
+		Name: pod.Name, Dir: filepath.Join(w.dir, "sandbox")})
+	if err := os.RemoveAll(w.dir); err != nil {
+		slog.Warn("removing pod directory", "dir", w.dir, "err", err)
+	}
+}
+
+// schedule arms the timer for the earliest moment something is due.
+func (w *podWorker) schedule(pod *corev1.Pod, now time.Time) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, cs := range append(append([]*ctrState{}, w.initCtrs...), w.ctrs...) {
+		if cs.waitingReason == "CrashLoopBackOff" {
+			if bo := w.backoffs[cs.name]; bo != nil {
+				consider(bo.until(w.exitSeen[cs]))
+			}
+		}
+		consider(w.retryAt[cs])
+	}
+	if ads := pod.Spec.ActiveDeadlineSeconds; ads != nil && !w.finished {
+		consider(w.startTime.Add(time.Duration(*ads) * time.Second))
+	}
+	w.setTimer(next, now)
+}
+
+func (w *podWorker) setTimer(at, _ time.Time) {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	if at.IsZero() {
+		return
+	}
+	// Measure from the clock's present, not the sync's start, so that time
+	// passing during the sync is not added to the wait.
+	d := at.Sub(w.a.clock.Now())
+	if d < 0 {
+		d = 0
+	}
+	w.timer = w.a.clock.NewTimer(d)
+}

@@ -1,0 +1,217 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/logfile"
+)
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == ShimSubcommand {
+		os.Exit(ShimMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+func newRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	r, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func cfg(t *testing.T, argv ...string) runtime.ContainerConfig {
+	dir := t.TempDir()
+	return runtime.ContainerConfig{
+		ID:       "c1",
+		Argv:     argv,
+		Env:      []string{"PATH=" + defaultPath, "GREETING=hello"},
+		StateDir: filepath.Join(dir, "state"),
+		LogPath:  filepath.Join(dir, "logs", "0.log"),
+	}
+}
+
+func waitExit(t *testing.T, c runtime.Container) runtime.Exit {
+	t.Helper()
+	select {
+	case <-c.Done():
+		return c.Exit()
+	case <-time.After(10 * time.Second):
+		t.Fatal("container did not end")
+		return runtime.Exit{}
+	}
+}
+
+func readLog(t *testing.T, path string) string {
+	t.Helper()
+	var b strings.Builder
+	if err := logfile.Copy(context.Background(), &b, path, logfile.Options{TailLines: -1}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestExitCodesAndSignals(t *testing.T) {
+	r := newRuntime(t)
+	tests := []struct {
+		name     string
+		argv     []string
+		code     int32
+		signal   int32
+		contains string
+	}{
+		{"success", []string{"sh", "-c", "echo $GREETING; echo oops >&2"}, 0, 0, "hello\noops\n"},
+		{"exit 3", []string{"sh", "-c", "exit 3"}, 3, 0, ""},
+		{"killed", []string{"sh", "-c", "kill -9 $$"}, 137, 9, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg(t, tc.argv...)
+			ctr, err := r.Start(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ctr.StartedAt().IsZero() || ctr.ID() != "c1" {
+				t.Fatalf("bad container identity: %q %v", ctr.ID(), ctr.StartedAt())
+			}
+			exit := waitExit(t, ctr)
+			if exit.ExitCode != tc.code || exit.Signal != tc.signal {
+				t.Fatalf("exit = %+v, want code %d signal %d", exit, tc.code, tc.signal)
+			}
+			if tc.contains != "" {
+				if got := readLog(t, c.LogPath); got != tc.contains {
+					t.Fatalf("log = %q, want %q", got, tc.contains)
+				}
+			}
+		})
+	}
+}
+
+func TestStartError(t *testing.T) {
+	r := newRuntime(t)
+	_, err := r.Start(context.Background(), cfg(t, "no-such-command-xyz"))
+	se, ok := err.(*runtime.StartError)
+	if !ok || !strings.Contains(se.Message, `"no-such-command-xyz": executable file not found in $PATH`) {
+		t.Fatalf("err = %v, want StartError about PATH", err)
+	}
+}
+
+func TestPauseRunsUntilSignalled(t *testing.T) {
+	r := newRuntime(t)
+	ctr, err := r.Start(context.Background(), cfg(t, PauseCommand))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctr.Done():
+		t.Fatal("pause ended on its own")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := ctr.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
+		t.Fatalf("pause exit = %+v, want 0", exit)
+	}
+}
+
+func TestAdoptRunningAndFinished(t *testing.T) {
+	r := newRuntime(t)
+	c := cfg(t, "sh", "-c", "read x < /dev/null; sleep 30")
+	ctr, err := r.Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh runtime, as after an agent restart.
+	adopted, err := newRuntime(t).Adopt(c.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-adopted.Done():
+		t.Fatal("adopted container reported done while running")
+	default:
+	}
+	if err := adopted.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, adopted); exit.ExitCode != 143 || exit.Signal != 15 {
+		t.Fatalf("adopted exit = %+v, want 143/15", exit)
+	}
+	waitExit(t, ctr)
+	again, err := r.Adopt(c.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, again); exit.ExitCode != 143 {
+		t.Fatalf("re-adopted finished exit = %+v", exit)
+	}
+}
+
+func TestVanishedIsNeverSuccess(t *testing.T) {
+	r := newRuntime(t)
+	c := cfg(t, "sleep", "30")
+	ctr, err := r.Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st state
+	if err := readJSON(c.StateDir, stateFile, &st); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the shim first so it cannot record anything, then the child.
+	if err := syscall.Kill(st.ShimPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = syscall.Kill(-st.ChildPID, syscall.SIGKILL)
+	exit := waitExit(t, ctr)
+	if exit.Reason != "ContainerStatusUnknown" || exit.ExitCode == 0 {
+		t.Fatalf("exit = %+v, want ContainerStatusUnknown", exit)
+	}
+	adopted, err := r.Adopt(c.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, adopted); exit.Reason != "ContainerStatusUnknown" {
+		t.Fatalf("adopted exit = %+v", exit)
+	}
+}
+
+func TestProcessGroupKilledWithMain(t *testing.T) {
+	r := newRuntime(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "bg")
+	c := cfg(t, "sh", "-c", fmt.Sprintf("(sleep 30; touch %s) & echo started", marker))
+	ctr, err := r.Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
+		t.Fatalf("exit = %+v", exit)
+	}
+	var st state
+	if err := readJSON(c.StateDir, stateFile, &st); err != nil {
+		t.Fatal(err)
+	}
+	// Killed members may linger briefly as zombies until init reaps them.
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(-st.ChildPID, 0) != syscall.ESRCH {
+		if time.Now().After(deadline) {
+			t.Fatal("process group still alive after main exit")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("background process outlived the container")
+	}
+}

@@ -1,0 +1,185 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/batchlet/batchlet/internal/runtime/logfile"
+)
+
+// ShimSubcommand is the hidden first argument with which the runtime
+// re-executes its own binary as a container's shim; the binary's main must
+// hand the remaining arguments to ShimMain.
+const ShimSubcommand = "runtime-shim"
+
+// PauseCommand is the argv[0] the pause image profile uses: when no such
+// file exists, the shim runs its own built-in pause.
+const PauseCommand = "/pause"
+
+// drainTimeout bounds how long output is still collected after the
+// container's main process has ended.
+const drainTimeout = 2 * time.Second
+
+// ShimMain is the shim: it starts one container process in its own process
+// group, copies its output to the log file, waits for it and records how it
+// ended in the state directory. It runs in its own session so that it, and
+// the container, outlive the agent. args is the state directory, or "pause".
+func ShimMain(args []string) int {
+	if len(args) == 1 && args[0] == "pause" {
+		return pause()
+	}
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: runtime-shim STATE_DIR")
+		return 2
+	}
+	// Stay alive through terminal and termination signals aimed at the
+	// agent; handled (not ignored) signals reset to default in the child.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
+	if err := runShim(args[0]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func pause() int {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	<-ch
+	return 0
+}
+
+func runShim(dir string) error {
+	ready := os.NewFile(3, "ready")
+	if ready != nil {
+		syscall.CloseOnExec(3)
+		defer ready.Close()
+	}
+	var sp spec
+	if err := readJSON(dir, specFile, &sp); err != nil {
+		return fmt.Errorf("reading spec: %w", err)
+	}
+	st := state{ID: sp.ID, ShimPID: os.Getpid()}
+	st.ShimStart, _ = procStartTime(st.ShimPID)
+
+	logFile, err := os.OpenFile(sp.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return reportStartError(dir, &st, fmt.Sprintf("opening log file: %v", err))
+	}
+	defer logFile.Close()
+
+	cmd, err := buildCommand(sp)
+	if err != nil {
+		return reportStartError(dir, &st, err.Error())
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return reportStartError(dir, &st, err.Error())
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return reportStartError(dir, &st, err.Error())
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := cmd.Start(); err != nil {
+		return reportStartError(dir, &st, startMessage(err, sp))
+	}
+	st.StartedAt = time.Now()
+	outW.Close()
+	errW.Close()
+	st.ChildPID = cmd.Process.Pid
+
+	lw := logfile.NewWriter(logFile, nil)
+	var copies sync.WaitGroup
+	for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			_ = lw.Copy(stream, r)
+		}()
+	}
+	if err := writeJSON(dir, stateFile, st); err != nil {
+		_ = syscall.Kill(-st.ChildPID, syscall.SIGKILL)
+	}
+	if ready != nil {
+		ready.Close()
+	}
+
+	waitErr := cmd.Wait()
+	finished := time.Now()
+	// The container ends with its main process: whatever it left behind in
+	// its process group goes with it.
+	_ = syscall.Kill(-st.ChildPID, syscall.SIGKILL)
+	deadline := time.Now().Add(drainTimeout)
+	_ = outR.SetReadDeadline(deadline)
+	_ = errR.SetReadDeadline(deadline)
+	copies.Wait()
+
+	rec := exitRecord{FinishedAt: finished}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		switch {
+		case ws.Signaled():
+			rec.Signal = int32(ws.Signal())
+			rec.ExitCode = 128 + rec.Signal
+		default:
+			rec.ExitCode = int32(ws.ExitStatus())
+		}
+	} else if waitErr != nil {
+		rec.ExitCode, rec.Reason, rec.Message = 137, "ContainerStatusUnknown", waitErr.Error()
+	}
+	return writeJSON(dir, exitFile, rec)
+}
+
+func buildCommand(sp spec) (*exec.Cmd, error) {
+	if len(sp.Argv) == 0 || sp.Argv[0] == "" {
+		return nil, errors.New("no command specified")
+	}
+	argv := sp.Argv
+	path, err := lookPath(argv[0], sp.Env, sp.WorkingDir)
+	if err != nil && argv[0] == PauseCommand {
+		path, err = os.Executable()
+		argv = []string{path, ShimSubcommand, "pause"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: %w", err)
+	}
+	env := sp.Env
+	if env == nil {
+		env = []string{}
+	}
+	return &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         env,
+		Dir:         sp.WorkingDir,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}, nil
+}
+
+func startMessage(err error, sp spec) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Op == "chdir" {
+		return fmt.Sprintf("failed to start container process: chdir to cwd (%q) set in config.json failed: %v", sp.WorkingDir, pe.Err)
+	}
+	return fmt.Sprintf("failed to start container process: %v", err)
+}
+
+func reportStartError(dir string, st *state, msg string) error {
+	st.StartError = msg
+	if err := writeJSON(dir, stateFile, st); err != nil {
+		return err
+	}
+	return writeJSON(dir, exitFile, exitRecord{ExitCode: 128, Reason: "StartError", Message: msg, FinishedAt: time.Now()})
+}
+
+// logDir makes sure the directory of a log path exists.
+func logDir(path string) error {
+	return os.MkdirAll(filepath.Dir(path), 0o750)
+}

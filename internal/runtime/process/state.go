@@ -1,0 +1,100 @@
+package process
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/batchlet/batchlet/internal/runtime"
+)
+
+// Files in an attempt's state directory.
+const (
+	specFile  = "spec.json"
+	stateFile = "state.json"
+	exitFile  = "exit.json"
+)
+
+// spec is what the agent hands the shim.
+type spec struct {
+	ID         string   `json:"id"`
+	Argv       []string `json:"argv"`
+	Env        []string `json:"env"`
+	WorkingDir string   `json:"workingDir"`
+	LogPath    string   `json:"logPath"`
+}
+
+// state is written by the shim once the container's process runs.
+type state struct {
+	ID         string    `json:"id"`
+	ShimPID    int       `json:"shimPID"`
+	ShimStart  uint64    `json:"shimStart"`
+	ChildPID   int       `json:"childPID"`
+	StartedAt  time.Time `json:"startedAt"`
+	StartError string    `json:"startError,omitempty"`
+}
+
+// exitRecord is written by the shim once the container's process ended.
+type exitRecord struct {
+	ExitCode   int32     `json:"exitCode"`
+	Signal     int32     `json:"signal,omitempty"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Reason     string    `json:"reason,omitempty"`
+	Message    string    `json:"message,omitempty"`
+}
+
+func (e exitRecord) toExit() runtime.Exit {
+	return runtime.Exit{ExitCode: e.ExitCode, Signal: e.Signal, FinishedAt: e.FinishedAt, Reason: e.Reason, Message: e.Message}
+}
+
+func writeJSON(dir, name string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", name, err)
+	}
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return nil
+}
+
+func readJSON(dir, name string, v any) error {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+// procStartTime returns a process's start time in clock ticks since boot,
+// which together with the pid identifies it across pid reuse.
+func procStartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may contain spaces and parentheses; fields resume
+	// after the last ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	// starttime is field 22 overall; fields here start at field 3.
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
