@@ -1,0 +1,72 @@
+package patch
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	"k8s.io/client-go/kubernetes/scheme"
+	kjson "sigs.k8s.io/json"
+)
+
+// typeConverter knows the structured-merge-diff schema of every built-in
+// Kubernetes type (list keys, atomic maps, ...), so server-side apply merges
+// containers by name and env by name exactly as kube-apiserver does.
+var typeConverter = applyconfigurations.NewTypeConverter(scheme.Scheme)
+
+var fieldManagers sync.Map // schema.GroupVersionKind -> *managedfields.FieldManager
+
+// fieldManagerFor returns the (cached) field manager of one kind. The kind's
+// own version is the hub: objects are stored in the version they are served in.
+func fieldManagerFor(gvk schema.GroupVersionKind) (*managedfields.FieldManager, error) {
+	if fm, ok := fieldManagers.Load(gvk); ok {
+		return fm.(*managedfields.FieldManager), nil
+	}
+	if !scheme.Scheme.Recognizes(gvk) {
+		return nil, fmt.Errorf("no schema for %v", gvk)
+	}
+	convertor := runtime.UnsafeObjectConvertor(scheme.Scheme)
+	fm, err := managedfields.NewDefaultFieldManager(typeConverter, convertor, scheme.Scheme, scheme.Scheme,
+		gvk, gvk.GroupVersion(), "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("field manager for %v: %w", gvk, err)
+	}
+	actual, _ := fieldManagers.LoadOrStore(gvk, fm)
+	return actual.(*managedfields.FieldManager), nil
+}
+
+// decodeTyped decodes JSON into a new typed object of gvk; nil or empty data
+// gives the empty object that stands for "does not exist yet".
+func decodeTyped(data []byte, gvk schema.GroupVersionKind) (runtime.Object, error) {
+	obj, err := scheme.Scheme.New(gvk)
+	if err != nil {
+		return nil, fmt.Errorf("new %v: %w", gvk, err)
+	}
+	if len(data) > 0 {
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(data, obj); err != nil {
+			return nil, fmt.Errorf("decode %v: %w", gvk, err)
+		}
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return obj, nil
+}
+
+// encodeTyped encodes a field manager result as JSON of gvk.
+func encodeTyped(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
+	if _, isUnstructured := obj.(runtime.Unstructured); isUnstructured {
+		typed, err := scheme.Scheme.New(gvk)
+		if err != nil {
+			return nil, fmt.Errorf("new %v: %w", gvk, err)
+		}
+		if err := scheme.Scheme.Convert(obj, typed, nil); err != nil {
+			return nil, fmt.Errorf("convert result to %v: %w", gvk, err)
+		}
+		obj = typed
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return json.Marshal(obj)
+}
