@@ -1,0 +1,81 @@
+package apiserver
+
+import (
+	"mime"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/batchlet/batchlet/internal/apiserver/patch"
+)
+
+// handlePatch serves PATCH on an object or its /status.
+func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request, mode updateMode) {
+	pt, err := patchType(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	fv, err := fieldValidationMode(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	dryRun, err := parseDryRun(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if pt == types.ApplyPatchType {
+		s.handleApply(w, r, rq, mode, body, fv, dryRun)
+		return
+	}
+	jsonInfo, _ := s.serializerFor(mediaJSON)
+	var warnings []string
+	out, err := s.update(r.Context(), rq, mode, dryRun, func(current runtime.Object) (runtime.Object, error) {
+		currentJSON, err := s.encode(jsonInfo, current)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		patched, err := patch.Apply(pt, currentJSON, body, rq.res.New())
+		if err != nil {
+			return nil, err
+		}
+		obj, warns, err := s.decodeObject(jsonInfo, patched, rq.res, fv)
+		if err != nil {
+			return nil, err
+		}
+		warnings = warns
+		if err := checkURLIdentity(rq, obj); err != nil {
+			return nil, err
+		}
+		return obj, nil
+	})
+	for _, msg := range warnings {
+		addWarning(w, msg)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeObject(w, r, rq, http.StatusOK, out)
+}
+
+// patchType reads the patch type from Content-Type; others are 415.
+func patchType(r *http.Request) (types.PatchType, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil {
+		switch pt := types.PatchType(mt); pt {
+		case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, types.ApplyPatchType:
+			return pt, nil
+		}
+	}
+	return "", unsupportedMediaType()
+}

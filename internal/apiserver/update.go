@@ -1,0 +1,173 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/batchlet/batchlet/internal/registry"
+	"github.com/batchlet/batchlet/internal/storage"
+)
+
+// updateMode says which part of an object an update may change.
+type updateMode int
+
+const (
+	updateMain     updateMode = iota // the resource itself: everything but status
+	updateStatus                     // /status
+	updateFinalize                   // namespaces' /finalize: spec.finalizers only
+)
+
+// handleUpdate serves PUT on an object, its /status or /finalize.
+func (s *server) handleUpdate(w http.ResponseWriter, r *http.Request, rq *request, mode updateMode) {
+	fv, err := fieldValidationMode(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	dryRun, err := parseDryRun(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	obj, err := s.decodeRequest(w, r, rq.res, fv)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkURLIdentity(rq, obj); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := s.update(r.Context(), rq, mode, dryRun, func(runtime.Object) (runtime.Object, error) {
+		return obj.DeepCopyObject(), nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeObject(w, r, rq, http.StatusOK, out)
+}
+
+// checkURLIdentity rejects a body naming another object than the URL.
+func checkURLIdentity(rq *request, obj runtime.Object) error {
+	acc, err := accessor(obj)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if acc.GetName() != rq.name {
+		return badRequestf("the name of the object (%s) does not match the name on the URL (%s)", acc.GetName(), rq.name)
+	}
+	if rq.res.Namespaced {
+		switch ns := acc.GetNamespace(); {
+		case ns == "":
+			acc.SetNamespace(rq.namespace)
+		case ns != rq.namespace:
+			return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	}
+	return nil
+}
+
+// newObjectFunc computes the requested object from a copy of the current one.
+type newObjectFunc func(current runtime.Object) (runtime.Object, error)
+
+// update applies an update through the kind's rules with compare-and-swap
+// retries; an object left being deleted with nothing holding it is
+// removed afterwards.
+func (s *server) update(ctx context.Context, rq *request, mode updateMode, dryRun bool, next newObjectFunc) (runtime.Object, error) {
+	try := func(current runtime.Object) (runtime.Object, error) {
+		return s.prepareUpdate(ctx, rq, mode, current, next)
+	}
+	if dryRun {
+		current, err := s.store.Get(ctx, rq.key())
+		if err != nil {
+			return nil, storageError(err, rq.res.gr, rq.name)
+		}
+		return try(current)
+	}
+	out, err := s.store.GuaranteedUpdate(ctx, rq.key(), nil, try)
+	if err != nil {
+		return nil, storageError(err, rq.res.gr, rq.name)
+	}
+	if rq.res.readyToRemove(out) {
+		return s.removeFinalized(ctx, rq, out)
+	}
+	return out, nil
+}
+
+// prepareUpdate is one attempt of an update against current.
+func (s *server) prepareUpdate(ctx context.Context, rq *request, mode updateMode, current runtime.Object, next newObjectFunc) (runtime.Object, error) {
+	res := rq.res
+	obj, err := next(current.DeepCopyObject())
+	if err != nil {
+		return nil, err
+	}
+	acc, err := accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	old, err := accessor(current)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if rv := acc.GetResourceVersion(); rv != "" && rv != old.GetResourceVersion() {
+		return nil, apierrors.NewConflict(res.gr, rq.name, errors.New(optimisticLockMsg))
+	}
+	acc.SetResourceVersion(old.GetResourceVersion())
+	if mode == updateFinalize {
+		return finalizeNamespace(current, obj)
+	}
+	res.Strategy.Default(obj)
+	keepUpdateMeta(acc, old)
+	var errs field.ErrorList
+	switch mode {
+	case updateStatus:
+		res.Status.PrepareForStatusUpdate(ctx, obj, current)
+		errs = append(res.validateUpdateMeta(acc, old), res.Status.ValidateStatusUpdate(ctx, obj, current)...)
+	default:
+		res.Strategy.PrepareForUpdate(ctx, obj, current)
+		errs = append(res.validateUpdateMeta(acc, old), res.Strategy.ValidateUpdate(ctx, obj, current)...)
+	}
+	if len(errs) > 0 {
+		return nil, apierrors.NewInvalid(res.gk, rq.name, errs)
+	}
+	if adm, ok := res.Strategy.(registry.Admitter); ok && mode == updateMain {
+		if err := adm.Admit(ctx, obj, current); err != nil {
+			return nil, err
+		}
+	}
+	return obj, nil
+}
+
+// finalizeNamespace takes only spec.finalizers from the request.
+func finalizeNamespace(current, requested runtime.Object) (runtime.Object, error) {
+	cur, ok1 := current.(*corev1.Namespace)
+	req, ok2 := requested.(*corev1.Namespace)
+	if !ok1 || !ok2 {
+		return nil, apierrors.NewBadRequest("finalize applies to namespaces only")
+	}
+	out := cur.DeepCopy()
+	out.Spec.Finalizers = req.Spec.Finalizers
+	return out, nil
+}
+
+// removeFinalized deletes an object whose last finalizer (or grace) is
+// gone, returning the object as it was last stored.
+func (s *server) removeFinalized(ctx context.Context, rq *request, obj runtime.Object) (runtime.Object, error) {
+	acc, err := accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	rv := acc.GetResourceVersion()
+	_, err = s.store.Delete(ctx, rq.key(), &storage.Preconditions{ResourceVersion: &rv}, nil)
+	if err != nil && !storage.IsNotFound(err) && !storage.IsConflict(err) {
+		return nil, storageError(err, rq.res.gr, rq.name)
+	}
+	return obj, nil
+}
