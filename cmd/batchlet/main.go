@@ -1,0 +1,27 @@
+// Command batchlet is Kubernetes batch in one binary: `batchlet server`
+// runs the whole control plane and a node, `batchlet kubectl` is kubectl
+// preconfigured for it.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/batchlet/batchlet/internal/runtime/process"
+)
+
+func main() {
+	// kubectl parses its own flags; hand it the arguments untouched.
+	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
+		os.Exit(runKubectl(os.Args[2:]))
+	}
+	// The process runtime re-executes this binary as each container's shim;
+	// it must start without touching flags or cobra.
+	if len(os.Args) > 1 && os.Args[1] == process.ShimSubcommand {
+		os.Exit(process.ShimMain(os.Args[2:]))
+	}
+	if err := newRootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/batchlet/batchlet/internal/server"
+)
+
+func newServerCommand() *cobra.Command {
+	var cfg server.Config
+	var etcdEndpoints string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the apiserver, embedded etcd, controllers, scheduler and a local node agent",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if etcdEndpoints != "" {
+				cfg.EtcdEndpoints = strings.Split(etcdEndpoints, ",")
+			}
+			return runServer(cmd, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir(), "directory for etcd data, certificates, the kubeconfig and pod logs")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:6443", "HTTPS address of the Kubernetes API")
+	f.StringVar(&etcdEndpoints, "etcd-endpoints", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
+	f.StringVar(&cfg.NodeName, "node-name", "", "name of the local node (default: the host name)")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no local node agent")
+	f.StringVar(&cfg.AgentListen, "agent-listen", "127.0.0.1:0", "address of the local node agent's API (logs, exec)")
+	f.StringVar(&cfg.ProfilesFile, "image-profiles", "", "file of extra image profiles for the process runtime")
+	return cmd
+}
+
+func runServer(cmd *cobra.Command, cfg server.Config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	s, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "batchlet: API at %s\n", s.URL())
+	fmt.Fprintf(out, "batchlet: admin kubeconfig written to %s\n", s.KubeconfigPath())
+	select {
+	case <-s.Ready():
+		fmt.Fprintf(out, "batchlet: ready in %d ms (try: KUBECONFIG=%s kubectl get nodes)\n", time.Since(start).Milliseconds(), s.KubeconfigPath())
+	case err := <-s.Failed():
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+	select {
+	case err := <-s.Failed():
+		return err
+	case <-ctx.Done():
+		fmt.Fprintln(out, "batchlet: shutting down")
+		return nil
+	}
+}

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/klog/v2"
+
+	"github.com/batchlet/batchlet/internal/apiserver"
+	"github.com/batchlet/batchlet/internal/apiserver/authn"
+	"github.com/batchlet/batchlet/internal/apiserver/nodeproxy"
+	"github.com/batchlet/batchlet/internal/pki"
+	"github.com/batchlet/batchlet/internal/storage"
+	"github.com/batchlet/batchlet/internal/storage/embedded"
+	"github.com/batchlet/batchlet/internal/storage/etcd3"
+	"github.com/batchlet/batchlet/internal/version"
+)
+
+// Server is a running batchlet server.
+type Server struct {
+	cfg        Config
+	etcd       *embedded.Etcd
+	httpServer *http.Server
+	listener   net.Listener
+	url        string
+	restConfig *rest.Config
+	kubeconfig string
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+	failed    chan error
+}
+
+// Start brings up storage and the apiserver, then the controllers, the
+// scheduler and the local agent, and returns at once; Ready is closed when
+// the server can serve requests and run pods.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.complete(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, ready: make(chan struct{}), failed: make(chan error, 4)}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if err := s.start(ctx, runCtx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx, runCtx context.Context) error {
+	tlsDir := filepath.Join(s.cfg.DataDir, "tls")
+	ca, err := pki.LoadOrCreateCA(tlsDir, "batchlet-ca")
+	if err != nil {
+		return err
+	}
+	certs, err := issueServerCerts(ca, tlsDir, s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+
+	store, err := s.openStorage(ctx)
+	if err != nil {
+		return err
+	}
+
+	listener, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
+	}
+	s.listener = listener
+	s.url = "https://" + listener.Addr().String()
+
+	handler, err := apiserver.New(apiserver.Config{
+		Storage:       store,
+		Resources:     resources(store),
+		Authenticator: authn.NewClientCertAuthenticator(),
+		NodeTransport: nodeproxy.NewTransport(certs.kubeletClient.TLS, nil),
+		Version:       version.Get(),
+		Ready:         s.readyErr,
+		Clock:         s.cfg.Clock,
+	})
+	if err != nil {
+		return fmt.Errorf("building apiserver: %w", err)
+	}
+	s.httpServer = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          nil,
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{certs.serving.TLS},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    ca.Pool(),
+			NextProtos:   []string{"h2", "http/1.1"},
+			MinVersion:   tls.VersionTLS12,
+		},
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpServer.ServeTLS(listener, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.failed <- fmt.Errorf("apiserver: %w", err)
+		}
+	}()
+
+	s.restConfig = &rest.Config{
+		Host: s.url,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData:   ca.CertPEM,
+			CertData: certs.loopback.CertPEM,
+			KeyData:  certs.loopback.KeyPEM,
+		},
+		// In-process components are not throttled: the apiserver is theirs.
+		RateLimiter: flowcontrol.NewFakeAlwaysRateLimiter(),
+		UserAgent:   "batchlet",
+	}
+	s.kubeconfig = KubeconfigPath(s.cfg.DataDir)
+	if err := writeKubeconfig(s.kubeconfig, s.url, ca.CertPEM, certs.admin); err != nil {
+		return err
+	}
+
+	client, err := kubernetes.NewForConfig(s.restConfig)
+	if err != nil {
+		return fmt.Errorf("loopback client: %w", err)
+	}
+	if err := bootstrap(ctx, client); err != nil {
+		return err
+	}
+	agentReady, err := s.startComponents(runCtx, client, ca, certs)
+	if err != nil {
+		return err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-agentReady:
+			s.readyOnce.Do(func() { close(s.ready) })
+		case <-runCtx.Done():
+		}
+	}()
+	return nil
+}
+
+func (s *Server) openStorage(ctx context.Context) (storage.Interface, error) {
+	if len(s.cfg.EtcdEndpoints) > 0 {
+		client, err := embedded.NewClient(s.cfg.EtcdEndpoints, nil)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to etcd %v: %w", s.cfg.EtcdEndpoints, err)
+		}
+		return etcd3.New(client), nil
+	}
+	e, err := embedded.Start(ctx, embedded.Config{DataDir: filepath.Join(s.cfg.DataDir, "etcd")})
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded etcd: %w", err)
+	}
+	s.etcd = e
+	return etcd3.New(e.Client()), nil
+}
+
+func (s *Server) readyErr() error {
+	select {
+	case <-s.ready:
+		return nil
+	default:
+		return errors.New("not ready: the local node is not registered yet")
+	}
+}
+
+// Ready is closed once the server serves the API and can run pods.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Failed reports a fatal error of a running component.
+func (s *Server) Failed() <-chan error { return s.failed }
+
+// URL is the apiserver's https URL.
+func (s *Server) URL() string { return s.url }
+
+// KubeconfigPath is the admin kubeconfig written at start.
+func (s *Server) KubeconfigPath() string { return s.kubeconfig }
+
+// RESTConfig is an admin client configuration for in-process use.
+func (s *Server) RESTConfig() *rest.Config { return rest.CopyConfig(s.restConfig) }
+
+// Close stops every component and releases storage. Pods started by the
+// local agent keep running; a new server on the same data dir adopts them.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		if s.httpServer != nil {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.httpServer.Shutdown(shutdownCtx); err != nil {
+				s.httpServer.Close()
+			}
+			cancel()
+		} else if s.listener != nil {
+			s.listener.Close()
+		}
+		s.wg.Wait()
+		if s.etcd != nil {
+			if err := s.etcd.Close(); err != nil {
+				s.closeErr = fmt.Errorf("closing etcd: %w", err)
+			}
+		}
+		klog.V(2).Info("server stopped")
+	})
+	return s.closeErr
+}

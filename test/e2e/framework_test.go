@@ -1,0 +1,242 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests drive the built batchlet binary with the real
+// kubectl, as a user does. BATCHLET_BIN names a prebuilt binary; otherwise
+// TestMain builds one. KUBECTL names the kubectl to use (default
+// /usr/bin/kubectl).
+
+var (
+	batchletBin string
+	kubectlBin  = "/usr/bin/kubectl"
+	shared      *cluster // one server for the tests that can share it
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if k := os.Getenv("KUBECTL"); k != "" {
+		kubectlBin = k
+	}
+	if _, err := os.Stat(kubectlBin); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: kubectl not found at %s: %v\n", kubectlBin, err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "batchlet-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	batchletBin = os.Getenv("BATCHLET_BIN")
+	if batchletBin == "" {
+		batchletBin = filepath.Join(tmp, "batchlet")
+		build := exec.Command("go", "build", "-o", batchletBin, "../../cmd/batchlet")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: building batchlet:", err)
+			return 1
+		}
+	}
+	c, err := startCluster(filepath.Join(tmp, "shared"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	shared = c
+	code := m.Run()
+	c.stop()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "e2e: server log tail:\n%s\n", c.logTail(80))
+	}
+	return code
+}
+
+// cluster is one `batchlet server` process.
+type cluster struct {
+	dataDir    string
+	kubeconfig string
+	cacheDir   string
+	cmd        *exec.Cmd
+	logMu      sync.Mutex
+	log        bytes.Buffer
+	exited     chan struct{}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startCluster(dataDir string) (*cluster, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	return startClusterOn(dataDir, port)
+}
+
+func startClusterOn(dataDir string, port int) (*cluster, error) {
+	c := &cluster{dataDir: dataDir, kubeconfig: filepath.Join(dataDir, "kubeconfig"), cacheDir: filepath.Join(dataDir, "kubectl-cache"), exited: make(chan struct{})}
+	c.cmd = exec.Command(batchletBin, "server", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--node-name", "e2e-node")
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c.cmd.Stderr = writerFunc(c.appendLog)
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting batchlet server: %w", err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			line := sc.Text()
+			c.appendLog([]byte(line + "\n"))
+			if strings.Contains(line, "ready in") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { c.cmd.Wait(); close(c.exited) }()
+	select {
+	case <-ready:
+		return c, nil
+	case <-c.exited:
+		return nil, fmt.Errorf("batchlet server exited before ready:\n%s", c.logTail(40))
+	case <-time.After(60 * time.Second):
+		c.stop()
+		return nil, fmt.Errorf("batchlet server not ready in 60s:\n%s", c.logTail(40))
+	}
+}
+
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+func (c *cluster) appendLog(p []byte) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	c.log.Write(p)
+}
+
+func (c *cluster) logTail(lines int) string {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	all := strings.Split(c.log.String(), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// stop ends the server with SIGTERM (SIGKILL after 10 s).
+func (c *cluster) stop() {
+	if c.cmd.Process == nil {
+		return
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+}
+
+// kill ends the server with SIGKILL, as a crash would.
+func (c *cluster) kill() {
+	c.cmd.Process.Kill()
+	<-c.exited
+}
+
+// kubectl runs the real kubectl against the cluster and returns stdout.
+func (c *cluster) kubectl(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	return c.kubectlIn(t, "", args...)
+}
+
+func (c *cluster) kubectlIn(t testing.TB, stdin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kubectlBin, append([]string{"--cache-dir", c.cacheDir}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %v\nstderr: %s\nstdout: %s", strings.Join(args, " "), err, stderr.String(), stdout.String())
+	}
+	return stdout.String(), nil
+}
+
+// mustKubectl fails the test when kubectl fails.
+func (c *cluster) mustKubectl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := c.kubectl(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		last = detail
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// seed returns the path of a manifest from the seed tutorials.
+func seed(name string) string {
+	return filepath.Join("testdata", "seeds", name)
+}
+
+// readAll is io.ReadAll for tests.
+func readAll(t testing.TB, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
