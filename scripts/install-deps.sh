@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what batchlet's tests and examples need on a Debian machine:
 # busybox (the busybox image profile), Math::BigInt for the seeds' perl pi
-# Job. Only missing packages are installed.
+# Job, Redis for the work-queue tutorial, ping for the pod-to-pod tutorial.
+# Only missing packages are installed.
 set -euo pipefail
 
-want=(busybox-static libmath-bigint-perl)
+want=(busybox-static libmath-bigint-perl redis-server iputils-ping)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
