@@ -1,0 +1,224 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+)
+
+// Server is the cluster DNS server.
+type Server struct {
+	cfg    Config
+	index  *index
+	synced []cache.InformerSynced
+
+	udp net.PacketConn
+	tcp net.Listener
+
+	closeOnce sync.Once
+}
+
+// New binds the UDP and TCP sockets and registers informer handlers; call
+// it before the factory is started. Queries are served once Run starts and
+// the caches have synced.
+func New(cfg Config, client kubernetes.Interface, factory informers.SharedInformerFactory) (*Server, error) {
+	if factory == nil {
+		return nil, fmt.Errorf("dns: informer factory is required")
+	}
+	_ = client // reads go through the informers only
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, index: newIndex(cfg.ClusterDomain)}
+
+	svcInf := factory.Core().V1().Services().Informer()
+	epInf := factory.Core().V1().Endpoints().Informer()
+	if _, err := svcInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    s.onService,
+		UpdateFunc: func(_, cur any) { s.onService(cur) },
+		DeleteFunc: s.onServiceDelete,
+	}); err != nil {
+		return nil, fmt.Errorf("dns: service handler: %w", err)
+	}
+	if _, err := epInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    s.onEndpoints,
+		UpdateFunc: func(_, cur any) { s.onEndpoints(cur) },
+		DeleteFunc: s.onEndpointsDelete,
+	}); err != nil {
+		return nil, fmt.Errorf("dns: endpoints handler: %w", err)
+	}
+	s.synced = []cache.InformerSynced{svcInf.HasSynced, epInf.HasSynced}
+
+	if err := s.listen(cfg.ListenAddress); err != nil {
+		return nil, err
+	}
+	s.dropSelfFromUpstream()
+	return s, nil
+}
+
+// listen binds UDP first, then TCP on the same port.
+func (s *Server) listen(addr string) error {
+	if addr == "" {
+		return fmt.Errorf("dns: listen address is required")
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return fmt.Errorf("dns: listening on udp %s: %w", addr, err)
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("dns: listen address %q: %w", addr, err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("dns: listening on tcp %s port %d: %w", host, port, err)
+	}
+	s.udp, s.tcp = pc, l
+	return nil
+}
+
+// dropSelfFromUpstream keeps the server from forwarding to itself.
+func (s *Server) dropSelfFromUpstream() {
+	self := s.Addr()
+	ups := s.cfg.Upstream[:0]
+	for _, u := range s.cfg.Upstream {
+		if u != self {
+			ups = append(ups, u)
+		}
+	}
+	s.cfg.Upstream = ups
+}
+
+// Addr is the address served (UDP and TCP share it).
+func (s *Server) Addr() string {
+	return s.udp.LocalAddr().String()
+}
+
+// Run serves until ctx is done, then closes the sockets.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.close()
+	if !cache.WaitForNamedCacheSync("dns", ctx.Done(), s.synced...) {
+		return nil
+	}
+	udp := &dns.Server{PacketConn: s.udp, Handler: s.handler("udp")}
+	tcp := &dns.Server{Listener: s.tcp, Handler: s.handler("tcp"), ReadTimeout: 5 * time.Second}
+	errs := make(chan error, 2)
+	go func() { errs <- udp.ActivateAndServe() }()
+	go func() { errs <- tcp.ActivateAndServe() }()
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if err != nil {
+			return fmt.Errorf("dns: serving on %s: %w", s.Addr(), err)
+		}
+	}
+	shut, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = udp.ShutdownContext(shut)
+	_ = tcp.ShutdownContext(shut)
+	return nil
+}
+
+func (s *Server) close() {
+	s.closeOnce.Do(func() {
+		s.udp.Close()
+		s.tcp.Close()
+	})
+}
+
+func (s *Server) handler(network string) dns.Handler {
+	return dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		resp := s.respond(context.Background(), req)
+		if network == "udp" {
+			resp.Truncate(udpSize(req))
+		}
+		if err := w.WriteMsg(resp); err != nil {
+			klog.V(4).InfoS("Writing DNS reply failed", "err", err)
+		}
+	})
+}
+
+func udpSize(req *dns.Msg) int {
+	if opt := req.IsEdns0(); opt != nil {
+		return int(opt.UDPSize())
+	}
+	return dns.MinMsgSize
+}
+
+// respond computes the reply to one query.
+func (s *Server) respond(ctx context.Context, req *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	if len(req.Question) != 1 || req.Opcode != dns.OpcodeQuery {
+		return m.SetRcode(req, dns.RcodeNotImplemented)
+	}
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	if s.inCluster(name) {
+		m.SetReply(req)
+		m.Authoritative = true
+		m.RecursionAvailable = true
+		if target := s.answerCluster(m, q); target != "" {
+			if s.inCluster(target) {
+				// Targets inside the domain resolve locally.
+				sub := new(dns.Msg)
+				s.answerCluster(sub, dns.Question{Name: target, Qtype: q.Qtype, Qclass: q.Qclass})
+				m.Answer = append(m.Answer, sub.Answer...)
+			} else {
+				s.chaseCNAME(ctx, m, target, q.Qtype)
+			}
+		}
+		return m
+	}
+	if len(s.cfg.Upstream) == 0 {
+		return m.SetRcode(req, dns.RcodeRefused)
+	}
+	if resp := s.forward(ctx, req); resp != nil {
+		resp.Id = req.Id
+		return resp
+	}
+	return m.SetRcode(req, dns.RcodeServerFailure)
+}
+
+func (s *Server) onService(obj any) {
+	if svc, ok := obj.(*corev1.Service); ok {
+		s.index.setService(svc)
+	}
+}
+
+func (s *Server) onServiceDelete(obj any) {
+	if ns, name, ok := deletedKey(obj); ok {
+		s.index.deleteService(ns, name)
+	}
+}
+
+func (s *Server) onEndpoints(obj any) {
+	if ep, ok := obj.(*corev1.Endpoints); ok {
+		s.index.setEndpoints(ep)
+	}
+}
+
+func (s *Server) onEndpointsDelete(obj any) {
+	if ns, name, ok := deletedKey(obj); ok {
+		s.index.deleteEndpoints(ns, name)
+	}
+}
+
+func deletedKey(obj any) (string, string, bool) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return "", "", false
+	}
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	return ns, name, err == nil
+}

@@ -1,0 +1,175 @@
+//go:build linux
+
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+const testLabel = "lo:bl-test"
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// labelled lists the loopback addresses carrying the test label.
+func labelled(t *testing.T) []string {
+	t.Helper()
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := netlink.AddrList(lo, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		if a.Label == testLabel {
+			out = append(out, a.IP.String())
+		}
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClusterIPReachable runs the proxy against a Service with a cluster
+// IP from the service range and a real TCP echo server as its endpoint.
+func TestClusterIPReachable(t *testing.T) {
+	requireRoot(t)
+	backend := echoServer(t, "pod")
+	host, portStr, _ := net.SplitHostPort(backend)
+	port, _ := strconv.Atoi(portStr)
+	const clusterIP = "10.43.213.7"
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, ClusterIPs: []string{clusterIP},
+			Ports: []corev1.ServicePort{{Name: "echo", Port: 80, Protocol: corev1.ProtocolTCP}}},
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: host}},
+			Ports:     []corev1.EndpointPort{{Name: "echo", Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	client := fake.NewClientset(svc, ep)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	p, err := New(Config{Label: testLabel}, client, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	defer cancel()
+
+	target := net.JoinHostPort(clusterIP, "80")
+	// Until the address is local, the host's default route may carry the
+	// connection elsewhere: wait for it first.
+	waitUntil(t, "the cluster IP on the loopback", func() bool {
+		got := labelled(t)
+		return len(got) == 1 && got[0] == clusterIP
+	})
+	waitUntil(t, "the cluster IP to answer", func() bool {
+		c, err := net.DialTimeout("tcp", target, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	if got := roundTrip(t, target, "hello"); got != "pod:hello" {
+		t.Errorf("reply through %s = %q, want pod:hello", target, got)
+	}
+
+	// Endpoints gone: the address stays, connections are refused.
+	ep2 := ep.DeepCopy()
+	ep2.Subsets = nil
+	if _, err := client.CoreV1().Endpoints("default").Update(ctx, ep2, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "connection refused without endpoints", func() bool {
+		c, err := net.DialTimeout("tcp", target, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return errors.Is(err, syscall.ECONNREFUSED)
+	})
+
+	// Service gone: the address goes too.
+	if err := client.CoreV1().Services("default").Delete(ctx, "echo", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the address to be removed", func() bool { return len(labelled(t)) == 0 })
+
+	// A new Service, then shutdown: nothing may be left behind.
+	svc2 := svc.DeepCopy()
+	svc2.Name = "again"
+	if _, err := client.CoreV1().Services("default").Create(ctx, svc2, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the address to come back", func() bool { return len(labelled(t)) == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := labelled(t); len(got) != 0 {
+		t.Errorf("addresses left after shutdown: %v", got)
+	}
+}
+
+// TestStaleAddressesRemoved checks that a restart clears what a crashed
+// run left on the interface.
+func TestStaleAddressesRemoved(t *testing.T) {
+	requireRoot(t)
+	h, err := newAddrs("lo", testLabel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.add(net.ParseIP("10.43.213.9")); err != nil {
+		t.Fatal(err)
+	}
+	client := fake.NewClientset()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	p, err := New(Config{Label: testLabel}, client, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	waitUntil(t, "stale address removal", func() bool { return len(labelled(t)) == 0 })
+	cancel()
+	<-done
+}
