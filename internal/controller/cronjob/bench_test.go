@@ -1,0 +1,103 @@
+package cronjob
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/server/servertest"
+)
+
+// BenchmarkScheduleSkew measures, against a real in-process server and the
+// real clock, the delay from a slot to each Job's creation as seen by a
+// watcher, for one CronJob and for 1,000 due in the same minute. Each
+// iteration waits for a minute boundary; run with -benchtime=1x.
+//
+//	go test ./internal/controller/cronjob -run '^$' -bench ScheduleSkew -benchtime=1x
+func BenchmarkScheduleSkew(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("cronjobs=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				skews, all := measureSkew(b, n)
+				sort.Slice(skews, func(a, c int) bool { return skews[a] < skews[c] })
+				b.ReportMetric(ms(skews[len(skews)/2]), "p50-ms")
+				b.ReportMetric(ms(skews[(len(skews)*99)/100]), "p99-ms")
+				b.ReportMetric(ms(skews[len(skews)-1]), "max-ms")
+				b.ReportMetric(ms(all), "all-created-ms")
+			}
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// measureSkew creates n CronJobs, waits for the next minute and returns
+// each Job's skew and the time until the last one was seen.
+func measureSkew(b *testing.B, n int) ([]time.Duration, time.Duration) {
+	b.Helper()
+	s := servertest.Start(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	factory := informers.NewSharedInformerFactory(s.Client, 0)
+	c, err := NewController(s.Client, factory, clock.RealClock{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Watch Jobs from the start to time their arrival.
+	w, err := s.Client.BatchV1().Jobs("default").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	for i := 0; i < n; i++ {
+		cj := newCronJob(fmt.Sprintf("cj-%04d", i), "*/1 * * * *", time.Time{})
+		cj.UID, cj.CreationTimestamp = "", metav1.Time{}
+		// The pods are not what is measured: keep the Jobs suspended.
+		cj.Spec.JobTemplate.Spec.Suspend = ptrTrue()
+		if _, err := s.Client.BatchV1().CronJobs("default").Create(ctx, cj, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	factory.Start(ctx.Done())
+	go c.Run(ctx, benchWorkers)
+	b.ResetTimer()
+	var skews []time.Duration
+	var last time.Time
+	var slot time.Time
+	deadline := time.After(3 * time.Minute)
+	for len(skews) < n {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				b.Fatal("watch closed")
+			}
+			job, isJob := ev.Object.(*batchv1.Job)
+			if !isJob || ev.Type != "ADDED" {
+				continue
+			}
+			now := time.Now()
+			at, err := time.Parse(time.RFC3339, job.Annotations[batchv1.CronJobScheduledTimestampAnnotation])
+			if err != nil {
+				b.Fatalf("job %s: %v", job.Name, err)
+			}
+			slot, last = at, now
+			skews = append(skews, now.Sub(at))
+		case <-deadline:
+			b.Fatalf("only %d of %d jobs created", len(skews), n)
+		}
+	}
+	b.StopTimer()
+	return skews, last.Sub(slot)
+}
+
+func ptrTrue() *bool { t := true; return &t }
+
+// benchWorkers is the controller's worker count in the benchmark.
+var benchWorkers = 64

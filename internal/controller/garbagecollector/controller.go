@@ -1,0 +1,192 @@
+package garbagecollector
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// componentName names the controller in logs and cache-sync messages.
+const componentName = "garbage-collector-controller"
+
+// Controller is the garbage collector.
+type Controller struct {
+	client   kubernetes.Interface
+	metadata metadata.Interface
+	mapper   meta.RESTMapper
+	clk      clock.WithTicker
+
+	// Resources are the candidates to watch; set before Run to change.
+	Resources []schema.GroupResource
+
+	graph *graph
+	queue workqueue.TypedRateLimitingInterface[objectKey]
+
+	mu       sync.Mutex
+	watching []servedResource
+}
+
+// NewController creates the collector. The resources are resolved through
+// the mapper when Run starts, so the API need not be up yet.
+func NewController(client kubernetes.Interface, metadataClient metadata.Interface, mapper meta.RESTMapper, clk clock.WithTicker) (*Controller, error) {
+	if metadataClient == nil || mapper == nil || clk == nil {
+		return nil, fmt.Errorf("garbage collector: metadata client, REST mapper and clock are required")
+	}
+	return &Controller{
+		client:    client,
+		metadata:  metadataClient,
+		mapper:    mapper,
+		clk:       clk,
+		Resources: DefaultResources,
+		graph:     newGraph(),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[objectKey](5*time.Millisecond, time.Minute),
+			workqueue.TypedRateLimitingQueueConfig[objectKey]{Name: "garbage_collector_attempt_to_delete", Clock: clk}),
+	}, nil
+}
+
+// Run watches the served resources, waits for every cache and processes
+// objects until ctx is done. Nothing is deleted before all caches synced,
+// so no owner is mistaken for missing.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+
+	var served []servedResource
+	// The mapper may not know the resources until the API is up.
+	_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
+		served = resolveResources(c.mapper, c.Resources)
+		if len(served) == 0 {
+			if r, ok := c.mapper.(meta.ResettableRESTMapper); ok {
+				r.Reset()
+			}
+		}
+		return len(served) > 0, nil
+	})
+	if ctx.Err() != nil {
+		return
+	}
+	factory := metadatainformer.NewSharedInformerFactory(c.metadata, 0)
+	var synced []cache.InformerSynced
+	for _, r := range served {
+		inf := factory.ForResource(r.gvr).Informer()
+		if _, err := inf.AddEventHandler(c.handlers(r.gvr)); err != nil {
+			utilruntime.HandleErrorWithContext(ctx, err, "watching resource", "resource", r.gvr)
+			continue
+		}
+		synced = append(synced, inf.HasSynced)
+	}
+	c.mu.Lock()
+	c.watching = served
+	c.mu.Unlock()
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !cache.WaitForNamedCacheSync(componentName, ctx.Done(), synced...) {
+		return
+	}
+	for i := 0; i < max(workers, 1); i++ {
+		go wait.UntilWithContext(ctx, c.worker, time.Second)
+	}
+	<-ctx.Done()
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.process(ctx, key); err != nil {
+		utilruntime.HandleErrorWithContext(ctx, err, "garbage collecting", "resource", key.resource, "namespace", key.namespace, "name", key.name)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+func (c *Controller) handlers(gvr schema.GroupVersionResource) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.observe(gvr, obj) },
+		UpdateFunc: func(_, obj any) { c.observe(gvr, obj) },
+		DeleteFunc: func(obj any) { c.forget(obj) },
+	}
+}
+
+func toNode(gvr schema.GroupVersionResource, obj any) (*node, bool) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, false
+	}
+	return &node{
+		key:             objectKey{resource: gvr, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUID()},
+		resourceVersion: m.GetResourceVersion(),
+		owners:          m.GetOwnerReferences(),
+		deleting:        m.GetDeletionTimestamp() != nil,
+		finalizers:      m.GetFinalizers(),
+	}, true
+}
+
+// observe records an added or updated object and queues what may need
+// work: the object itself, and its dependents when it is being deleted.
+func (c *Controller) observe(gvr schema.GroupVersionResource, obj any) {
+	n, ok := toNode(gvr, obj)
+	if !ok {
+		return
+	}
+	c.graph.upsert(n)
+	if len(n.owners) > 0 || n.deleting {
+		c.queue.Add(n.key)
+	}
+	if n.deleting {
+		for _, d := range c.graph.dependentsOf(n.key.uid) {
+			c.queue.Add(d.key)
+		}
+	}
+}
+
+// forget drops a deleted object and wakes its dependents (now dangling) and
+// its owners (which may be waiting for it).
+func (c *Controller) forget(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	uid := m.GetUID()
+	c.graph.remove(uid)
+	for _, d := range c.graph.dependentsOf(uid) {
+		c.queue.Add(d.key)
+	}
+	for _, o := range m.GetOwnerReferences() {
+		if owner, ok := c.graph.get(o.UID); ok && owner.deleting {
+			c.queue.Add(owner.key)
+		}
+	}
+}
+
+// deleteOptions deletes exactly the object decided upon.
+func deleteOptions(uid objectKey, policy metav1.DeletionPropagation) metav1.DeleteOptions {
+	u := uid.uid
+	return metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &u}, PropagationPolicy: &policy}
+}
