@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"github.com/batchlet/batchlet/internal/runtime"
@@ -71,6 +72,9 @@ type Agent struct {
 
 	podLister corelisters.PodLister
 	node      nodeState
+
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
@@ -148,6 +152,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { _ = srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
 	defer srv.Close()
 
+	a.broadcaster, a.recorder = newRecorder(a)
+	defer a.broadcaster.Shutdown()
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
@@ -267,7 +273,8 @@ func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.
 	if dir == "" {
 		dir = "/"
 	}
-	return runtime.ContainerConfig{Argv: argv, Env: env.environ(), WorkingDir: dir}, nil
+	return runtime.ContainerConfig{Argv: argv, Env: env.environ(), WorkingDir: dir,
+		Stdin: c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY}, nil
 }
 
 // cleanupOrphans stops and removes containers of pods that no longer exist.

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	client *fake.Clientset
 	clock  *clocktesting.FakeClock
 	agent  *Agent
@@ -34,7 +34,7 @@ type harness struct {
 	done   chan struct{}
 }
 
-func startAgent(t *testing.T, client *fake.Clientset, dir string) *harness {
+func startAgent(t testing.TB, client *fake.Clientset, dir string) *harness {
 	return startAgentCfg(t, client, dir, nil)
 }
 
@@ -42,7 +42,7 @@ func startAgentWithCA(t *testing.T, ca *pki.CA) *harness {
 	return startAgentCfg(t, nil, "", ca.Pool())
 }
 
-func startAgentCfg(t *testing.T, client *fake.Clientset, dir string, pool *x509.CertPool) *harness {
+func startAgentCfg(t testing.TB, client *fake.Clientset, dir string, pool *x509.CertPool) *harness {
 	t.Helper()
 	if client == nil {
 		client = fake.NewClientset()
@@ -51,8 +51,18 @@ func startAgentCfg(t *testing.T, client *fake.Clientset, dir string, pool *x509.
 		dir = t.TempDir()
 	}
 	h := &harness{t: t, client: client, clock: clocktesting.NewFakeClock(time.Now()), dir: dir, done: make(chan struct{})}
-	a, err := New(Config{NodeName: "node1", Client: client, DataDir: dir, ListenAddress: "127.0.0.1:0",
-		NodeIP: "127.0.0.1", Clock: h.clock, ClientCA: pool})
+	cfg := Config{NodeName: "node1", Client: client, DataDir: dir, ListenAddress: "127.0.0.1:0",
+		NodeIP: "127.0.0.1", Clock: h.clock, ClientCA: pool}
+	// BATCHLET_TEST_SHIM names a dedicated shim binary to run containers
+	// with instead of the test binary itself.
+	if shim := os.Getenv("BATCHLET_TEST_SHIM"); shim != "" {
+		rt, err := process.New(process.Options{ShimCommand: []string{shim, process.ShimSubcommand}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Runtime = rt
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,10 @@ import (
 func (a *Agent) apiServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", a.serveLogs)
+	for _, m := range []string{"GET", "POST"} {
+		mux.HandleFunc(m+" /exec/{namespace}/{pod}/{container}", a.serveExec)
+		mux.HandleFunc(m+" /attach/{namespace}/{pod}/{container}", a.serveAttach)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	var handler http.Handler = mux
 	tlsCfg := &tls.Config{
@@ -26,6 +30,8 @@ func (a *Agent) apiServer() *http.Server {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    a.cfg.ClientCA,
 		MinVersion:   tls.VersionTLS12,
+		// Streaming upgrades need HTTP/1.1.
+		NextProtos: []string{"http/1.1"},
 	}
 	if a.cfg.ClientCA == nil {
 		// Without a CA nothing can be authenticated: refuse everything.

@@ -30,6 +30,10 @@ type ctrState struct {
 	// (CrashLoopBackOff, CreateContainerConfigError, ...).
 	waitingReason  string
 	waitingMessage string
+	// notStarted and notReady hold back a running attempt's Started and
+	// Ready flags while its startup or readiness probe has not passed.
+	notStarted bool
+	notReady   bool
 }
 
 func (c *ctrState) running() bool { return c.current != nil && c.current.exit == nil }
@@ -175,8 +179,8 @@ func containerStatus(c *ctrState, defaultWaiting string) corev1.ContainerStatus 
 	case c.current.exit == nil:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.current.started)}
 		cs.ContainerID = containerID(c.current.id)
-		cs.Ready = true
-		started = true
+		cs.Ready = !c.notReady
+		started = !c.notStarted
 		if c.previous != nil {
 			cs.LastTerminationState.Terminated = terminatedState(c.previous)
 		}

@@ -46,7 +46,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, final bool
 			pod = fresh
 		default:
 			slog.Error("updating pod status", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-			w.setTimer(now.Add(time.Second), now)
+			w.wakeBy(now.Add(time.Second), now)
 			return
 		}
 	}

@@ -35,6 +35,11 @@ type podWorker struct {
 	// logs maps container name to its latest attempt and whether it runs,
 	// for the log endpoint.
 	logs map[string]logAttempt
+	// running maps container name to its running attempt, for exec and
+	// attach.
+	running map[string]runtime.Container
+	// probeDone collects finished probes for the worker goroutine.
+	probeDone []probeResult
 
 	wake chan struct{}
 
@@ -55,6 +60,9 @@ type podWorker struct {
 	deleteIssued     bool
 	lastStatus       *corev1.PodStatus
 	timer            clock.Timer
+	timerAt          time.Time
+	probes           map[*ctrState]*ctrProbes
+	ctrKillAt        map[*ctrState]time.Time
 }
 
 type logAttempt struct {
@@ -64,17 +72,20 @@ type logAttempt struct {
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 	return &podWorker{
-		a:        a,
-		uid:      pod.UID,
-		dir:      a.podDir(pod.UID),
-		pod:      pod,
-		logs:     map[string]logAttempt{},
-		wake:     make(chan struct{}, 1),
-		live:     map[*ctrState]runtime.Container{},
-		exitSeen: map[*ctrState]time.Time{},
-		backoffs: map[string]*backoff{},
-		retryAt:  map[*ctrState]time.Time{},
-		specs:    map[*ctrState]*corev1.Container{},
+		a:         a,
+		uid:       pod.UID,
+		dir:       a.podDir(pod.UID),
+		pod:       pod,
+		logs:      map[string]logAttempt{},
+		running:   map[string]runtime.Container{},
+		wake:      make(chan struct{}, 1),
+		live:      map[*ctrState]runtime.Container{},
+		exitSeen:  map[*ctrState]time.Time{},
+		backoffs:  map[string]*backoff{},
+		retryAt:   map[*ctrState]time.Time{},
+		specs:     map[*ctrState]*corev1.Container{},
+		probes:    map[*ctrState]*ctrProbes{},
+		ctrKillAt: map[*ctrState]time.Time{},
 	}
 }
 
@@ -104,6 +115,13 @@ func (w *podWorker) logAttempt(container string) (logAttempt, bool) {
 	defer w.mu.Unlock()
 	la, ok := w.logs[container]
 	return la, ok
+}
+
+// runningContainer returns the container's running attempt, if any.
+func (w *podWorker) runningContainer(name string) runtime.Container {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running[name]
 }
 
 func (w *podWorker) setLogAttempt(c *ctrState, running bool) {
@@ -151,8 +169,12 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		return w.stop(ctx, pod, gone, now)
 	}
 	w.startContainers(ctx, pod, now)
-	w.writeStatus(ctx, pod, false, now)
+	w.enforceKills(now)
+	w.syncProbes(ctx, pod, now)
+	// Arm the timer before reporting, so whoever sees the status can rely
+	// on the next step being scheduled.
 	w.schedule(pod, now)
+	w.writeStatus(ctx, pod, false, now)
 	return false
 }
 
@@ -220,6 +242,9 @@ func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) *att
 
 func (w *podWorker) watch(cs *ctrState, ctr runtime.Container) {
 	w.live[cs] = ctr
+	w.mu.Lock()
+	w.running[cs.name] = ctr
+	w.mu.Unlock()
 	go func() {
 		<-ctr.Done()
 		w.notify()
@@ -235,6 +260,11 @@ func (w *podWorker) reap(now time.Time) {
 			cs.current.exit = &e
 			w.exitSeen[cs] = now
 			delete(w.live, cs)
+			w.mu.Lock()
+			if w.running[cs.name] == ctr {
+				delete(w.running, cs.name)
+			}
+			w.mu.Unlock()
 			w.setLogAttempt(cs, false)
 		default:
 		}
@@ -290,6 +320,10 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 		}
 		seen := w.exitSeen[cs]
 		if until := bo.until(seen); now.Before(until) {
+			if cs.waitingReason != "CrashLoopBackOff" {
+				w.containerEvent(pod, cs.name, corev1.EventTypeWarning, eventBackOff,
+					"Back-off restarting failed container %s in pod %s", cs.name, podFormat(pod))
+			}
 			cs.waitingReason = "CrashLoopBackOff"
 			cs.waitingMessage = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
 				bo.delay, cs.name, pod.Name, pod.Namespace, pod.UID)
@@ -301,16 +335,22 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 	if err != nil {
 		cs.waitingReason, cs.waitingMessage = "CreateContainerConfigError", err.Error()
 		w.retryAt[cs] = now.Add(configRetry)
+		w.containerEvent(pod, cs.name, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
 		return
 	}
+	w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventPulled, "Container image %q already present on machine", cs.image)
 	n := cs.attempts
 	cfg.ID = newContainerID()
 	cfg.StateDir = attemptDir(w.dir, cs.name, n)
 	cfg.LogPath = attemptLog(w.dir, cs.name, n)
 	ctr, err := w.a.runtime.Start(ctx, cfg)
 	var se *runtime.StartError
+	if err == nil || errors.As(err, &se) {
+		w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventCreated, "Created container: %s", cs.name)
+	}
 	switch {
 	case errors.As(err, &se):
+		w.containerEvent(pod, cs.name, corev1.EventTypeWarning, eventFailed, "Error: %s", se.Message)
 		cs.attempts++
 		cs.previous = cs.current
 		e := runtime.Exit{ExitCode: 128, Reason: "StartError", Message: se.Message, FinishedAt: time.Now()}
@@ -323,7 +363,9 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 	case err != nil:
 		cs.waitingReason, cs.waitingMessage = "CreateContainerError", err.Error()
 		w.retryAt[cs] = now.Add(configRetry)
+		w.containerEvent(pod, cs.name, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
 	default:
+		w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventStarted, "Started container %s", cs.name)
 		cs.attempts++
 		cs.previous = cs.current
 		cs.current = &attempt{id: ctr.ID(), started: ctr.StartedAt()}
@@ -346,6 +388,9 @@ func (w *podWorker) stop(ctx context.Context, pod *corev1.Pod, gone bool, now ti
 		if w.killStart.IsZero() {
 			w.killStart = now
 			w.killDeadline = now.Add(grace)
+			for cs := range w.live {
+				w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventKilling, "Stopping container %s", cs.name)
+			}
 			w.signalAll(syscall.SIGTERM)
 		} else if d := w.killStart.Add(grace); d.Before(w.killDeadline) {
 			w.killDeadline = d
@@ -436,10 +481,19 @@ func (w *podWorker) schedule(pod *corev1.Pod, now time.Time) {
 	if ads := pod.Spec.ActiveDeadlineSeconds; ads != nil && !w.finished {
 		consider(w.startTime.Add(time.Duration(*ads) * time.Second))
 	}
+	consider(w.probeWake())
 	w.setTimer(next, now)
 }
 
+// wakeBy makes sure the worker wakes no later than at.
+func (w *podWorker) wakeBy(at, now time.Time) {
+	if w.timer == nil || at.Before(w.timerAt) {
+		w.setTimer(at, now)
+	}
+}
+
 func (w *podWorker) setTimer(at, _ time.Time) {
+	w.timerAt = at
 	if w.timer != nil {
 		w.timer.Stop()
 		w.timer = nil

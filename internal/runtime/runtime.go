@@ -6,6 +6,7 @@ package runtime
 
 import (
 	"context"
+	"io"
 	"syscall"
 	"time"
 )
@@ -33,6 +34,12 @@ type ContainerConfig struct {
 	StateDir string
 	// LogPath receives stdout and stderr in the CRI log format.
 	LogPath string
+	// Stdin keeps the container's stdin open for attach; StdinOnce closes
+	// it when the first attach session ends; TTY gives the container a
+	// terminal (its output is then one stream).
+	Stdin     bool
+	StdinOnce bool
+	TTY       bool
 }
 
 // Exit describes how a container attempt ended.
@@ -80,3 +87,30 @@ type StartError struct {
 }
 
 func (e *StartError) Error() string { return e.Message }
+
+// TerminalSize is a terminal's size in character cells.
+type TerminalSize struct {
+	Width  uint16
+	Height uint16
+}
+
+// Streams are the client's side of an exec or attach session. A nil
+// stream is not connected.
+type Streams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+	// Resize delivers terminal size changes while TTY is set.
+	Resize <-chan TerminalSize
+}
+
+// Interactive is implemented by containers that support exec and attach.
+type Interactive interface {
+	// Exec runs argv inside the container with its environment and
+	// returns the command's exit code once it has ended.
+	Exec(ctx context.Context, argv []string, s Streams) (int, error)
+	// Attach connects s to the container's main process until ctx ends
+	// or the container ends.
+	Attach(ctx context.Context, s Streams) error
+}

@@ -28,6 +28,10 @@ type Options struct {
 	ShimCommand []string
 }
 
+// ShimBinary is the name of the optional dedicated shim binary, looked for
+// next to the running executable; its main hands os.Args[2:] to ShimMain.
+const ShimBinary = "batchlet-shim"
+
 // Runtime runs containers as host processes.
 type Runtime struct {
 	shim []string
@@ -44,6 +48,11 @@ func New(opts Options) (*Runtime, error) {
 			return nil, fmt.Errorf("locating own executable for the shim: %w", err)
 		}
 		shim = []string{exe, ShimSubcommand}
+		// A dedicated shim binary next to this one starts in a fraction of
+		// the time and memory of the whole program.
+		if small := filepath.Join(filepath.Dir(exe), ShimBinary); executable(small) == nil {
+			shim = []string{small, ShimSubcommand}
+		}
 	}
 	return &Runtime{shim: shim}, nil
 }
@@ -80,7 +89,8 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 	if err := logDir(cfg.LogPath); err != nil {
 		return nil, fmt.Errorf("creating log directory: %w", err)
 	}
-	sp := spec{ID: cfg.ID, Argv: cfg.Argv, Env: cfg.Env, WorkingDir: cfg.WorkingDir, LogPath: cfg.LogPath}
+	sp := spec{ID: cfg.ID, Argv: cfg.Argv, Env: cfg.Env, WorkingDir: cfg.WorkingDir, LogPath: cfg.LogPath,
+		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY}
 	if err := writeJSON(cfg.StateDir, specFile, sp); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,10 @@ const ShimSubcommand = "runtime-shim"
 // file exists, the shim runs its own built-in pause.
 const PauseCommand = "/pause"
 
+// pauseScript is the built-in pause: it waits until SIGTERM or SIGINT and
+// then exits 0, as the pause image does.
+const pauseScript = "trap 'exit 0' TERM INT; while :; do sleep 2147483647 & wait $!; done"
+
 // drainTimeout bounds how long output is still collected after the
 // container's main process has ended.
 const drainTimeout = 2 * time.Second
@@ -79,31 +83,34 @@ func runShim(dir string) error {
 	if err != nil {
 		return reportStartError(dir, &st, err.Error())
 	}
-	outR, outW, err := os.Pipe()
+	sess := newSessions(sp)
+	stdio, err := connectStdio(cmd, sp, sess)
 	if err != nil {
 		return reportStartError(dir, &st, err.Error())
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return reportStartError(dir, &st, err.Error())
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
 	if err := cmd.Start(); err != nil {
+		stdio.closeAll()
 		return reportStartError(dir, &st, startMessage(err, sp))
 	}
 	st.StartedAt = time.Now()
-	outW.Close()
-	errW.Close()
+	stdio.closeChildEnds()
 	st.ChildPID = cmd.Process.Pid
-
+	sess.pgid, sess.joinable = st.ChildPID, !sp.TTY
 	lw := logfile.NewWriter(logFile, nil)
 	var copies sync.WaitGroup
-	for stream, r := range map[string]*os.File{"stdout": outR, "stderr": errR} {
+	for _, o := range stdio.outputs {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
-			_ = lw.Copy(stream, r)
+			_ = lw.Copy(o.stream, stdioReader(o.r, fanoutStream{&sess.out, o.kind}))
 		}()
+	}
+	ln, lnErr := listenShim(dir)
+	if lnErr != nil {
+		fmt.Fprintln(os.Stderr, lnErr)
+	} else {
+		defer ln.Close()
+		go sess.serve(ln)
 	}
 	if err := writeJSON(dir, stateFile, st); err != nil {
 		_ = syscall.Kill(-st.ChildPID, syscall.SIGKILL)
@@ -117,11 +124,10 @@ func runShim(dir string) error {
 	// The container ends with its main process: whatever it left behind in
 	// its process group goes with it.
 	_ = syscall.Kill(-st.ChildPID, syscall.SIGKILL)
-	deadline := time.Now().Add(drainTimeout)
-	_ = outR.SetReadDeadline(deadline)
-	_ = errR.SetReadDeadline(deadline)
+	stdio.drain(time.Now().Add(drainTimeout))
 	copies.Wait()
-
+	stdio.closeAll()
+	sess.finish()
 	rec := exitRecord{FinishedAt: finished}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
 		switch {
@@ -144,8 +150,10 @@ func buildCommand(sp spec) (*exec.Cmd, error) {
 	argv := sp.Argv
 	path, err := lookPath(argv[0], sp.Env, sp.WorkingDir)
 	if err != nil && argv[0] == PauseCommand {
-		path, err = os.Executable()
-		argv = []string{path, ShimSubcommand, "pause"}
+		// A shell waiting on a signal: far cheaper than starting this
+		// binary again.
+		argv = []string{"/bin/sh", "-c", pauseScript}
+		path, err = "/bin/sh", nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: %w", err)

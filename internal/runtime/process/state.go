@@ -26,6 +26,9 @@ type spec struct {
 	Env        []string `json:"env"`
 	WorkingDir string   `json:"workingDir"`
 	LogPath    string   `json:"logPath"`
+	Stdin      bool     `json:"stdin,omitempty"`
+	StdinOnce  bool     `json:"stdinOnce,omitempty"`
+	TTY        bool     `json:"tty,omitempty"`
 }
 
 // state is written by the shim once the container's process runs.

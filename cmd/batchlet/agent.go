@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/batchlet/batchlet/internal/agent"
+	"github.com/batchlet/batchlet/internal/join"
+)
+
+// agentOptions are the flags of `batchlet agent`.
+type agentOptions struct {
+	server, token, tokenFile  string
+	dataDir, nodeName, listen string
+	nodeIP, imageProfiles     string
+}
+
+func newAgentCommand() *cobra.Command {
+	var o agentOptions
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node agent that joins a batchlet server over HTTPS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAgent(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "HTTPS URL of the server to join (required)")
+	f.StringVar(&o.token, "token", "", "join token issued by the server")
+	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token")
+	f.StringVar(&o.dataDir, "data-dir", defaultAgentDataDir(), "directory for container state and pod logs")
+	f.StringVar(&o.nodeName, "node-name", "", "name of this node (default: the host name)")
+	f.StringVar(&o.listen, "listen", "0.0.0.0:10250", "address of the agent API (logs, exec, attach)")
+	f.StringVar(&o.nodeIP, "node-ip", "", "IP address the node advertises (default: the host's primary address)")
+	f.StringVar(&o.imageProfiles, "image-profiles", "", "file of extra image profiles for the process runtime")
+	return cmd
+}
+
+// defaultAgentDataDir is a system directory for root and a per-user one
+// otherwise.
+func defaultAgentDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/batchlet-agent"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".batchlet-agent")
+	}
+	return ".batchlet-agent"
+}
+
+func runAgent(cmd *cobra.Command, o agentOptions) error {
+	if o.server == "" {
+		return errors.New("--server is required")
+	}
+	token := o.token
+	if o.tokenFile != "" {
+		if token != "" {
+			return errors.New("give --token or --token-file, not both")
+		}
+		data, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return fmt.Errorf("reading token file: %w", err)
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	if token == "" {
+		return errors.New("--token or --token-file is required")
+	}
+	if o.nodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("node name: %w", err)
+		}
+		o.nodeName = strings.ToLower(host)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	restCfg, caPEM, err := join.Bootstrap(ctx, o.server, token)
+	if err != nil {
+		return fmt.Errorf("joining %s: %w", o.server, err)
+	}
+	restCfg.UserAgent = "batchlet-agent/" + o.nodeName
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("API client: %w", err)
+	}
+	// The apiserver calls the agent API with a client certificate from
+	// the cluster CA.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	a, err := agent.New(agent.Config{
+		NodeName:      o.nodeName,
+		Client:        client,
+		DataDir:       o.dataDir,
+		ListenAddress: o.listen,
+		NodeIP:        o.nodeIP,
+		ClientCA:      pool,
+		ProfilesFile:  o.imageProfiles,
+	})
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(ctx) }()
+	select {
+	case <-a.Ready():
+		fmt.Fprintf(out, "batchlet agent: node %s joined %s\n", o.nodeName, o.server)
+	case err := <-errc:
+		return err
+	}
+	err = <-errc
+	if ctx.Err() != nil {
+		fmt.Fprintln(out, "batchlet agent: shutting down (containers keep running)")
+	}
+	return err
+}

@@ -1,0 +1,171 @@
+package process
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// The shim serves exec and attach sessions on a unix socket in the
+// attempt's state directory. A session is a sequence of frames in both
+// directions: one kind byte, a big-endian uint32 length, the payload. The
+// client's first frame is a sessionRequest.
+const (
+	frameRequest byte = iota
+	frameStdin
+	frameStdout
+	frameStderr
+	frameStdinClose
+	frameResize
+	frameExit
+)
+
+// socketFile is the shim's socket in the state directory.
+const socketFile = "shim.sock"
+
+// maxFrame bounds one frame's payload.
+const maxFrame = 1 << 20
+
+// sessionRequest opens a session.
+type sessionRequest struct {
+	// Op is "exec" or "attach".
+	Op     string   `json:"op"`
+	Argv   []string `json:"argv,omitempty"`
+	TTY    bool     `json:"tty,omitempty"`
+	Stdin  bool     `json:"stdin,omitempty"`
+	Stdout bool     `json:"stdout,omitempty"`
+	Stderr bool     `json:"stderr,omitempty"`
+}
+
+// sessionExit ends a session.
+type sessionExit struct {
+	Code  int    `json:"code"`
+	Error string `json:"error,omitempty"`
+}
+
+// resizeEvent is a frameResize payload.
+type resizeEvent struct {
+	Width  uint16 `json:"width"`
+	Height uint16 `json:"height"`
+}
+
+// frameWriter serialises frames from several goroutines.
+type frameWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (f *frameWriter) write(kind byte, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for first := true; first || len(p) > 0; first = false {
+		n := min(len(p), maxFrame)
+		var hdr [5]byte
+		hdr[0] = kind
+		binary.BigEndian.PutUint32(hdr[1:], uint32(n))
+		if _, err := f.w.Write(hdr[:]); err != nil {
+			return err
+		}
+		if _, err := f.w.Write(p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+func (f *frameWriter) writeJSON(kind byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding frame: %w", err)
+	}
+	return f.write(kind, data)
+}
+
+// streamWriter turns writes into frames of one kind.
+type streamWriter struct {
+	fw   *frameWriter
+	kind byte
+}
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := s.fw.write(s.kind, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > maxFrame {
+		return 0, nil, fmt.Errorf("frame of %d bytes exceeds the limit", n)
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return 0, nil, err
+	}
+	return hdr[0], p, nil
+}
+
+// socketAddress names the socket in dir by a path short enough for a unix
+// socket address, going through /proc/self/fd when dir is long; release
+// must be called once the address has been used.
+func socketAddress(dir string) (addr string, release func(), err error) {
+	p := filepath.Join(dir, socketFile)
+	if len(p) < 100 {
+		return p, func() {}, nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening state directory: %w", err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), socketFile), func() { d.Close() }, nil
+}
+
+func listenShim(dir string) (net.Listener, error) {
+	addr, release, err := socketAddress(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	_ = os.Remove(filepath.Join(dir, socketFile))
+	ln, err := net.Listen("unix", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on shim socket: %w", err)
+	}
+	return ln, nil
+}
+
+// errNoShim means the container's shim is not serving sessions (it has
+// ended, or predates sessions).
+var errNoShim = errors.New("container is not running")
+
+func dialShim(dir string) (net.Conn, error) {
+	addr, release, err := socketAddress(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	conn, err := net.Dial("unix", addr)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, errNoShim
+		}
+		return nil, fmt.Errorf("connecting to container shim: %w", err)
+	}
+	return conn, nil
+}

@@ -1,0 +1,187 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/batchlet/batchlet/internal/runtime"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a poller.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func startInteractive(t *testing.T, c runtime.ContainerConfig) runtime.Interactive {
+	t.Helper()
+	ctr, err := newRuntime(t).Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = ctr.Signal(syscall.SIGKILL)
+		<-ctr.Done()
+	})
+	return ctr.(runtime.Interactive)
+}
+
+func TestExecRunsInContainerEnvironment(t *testing.T) {
+	c := cfg(t, "sleep", "30")
+	c.WorkingDir = "/tmp"
+	ia := startInteractive(t, c)
+	tests := []struct {
+		name   string
+		argv   []string
+		stdin  string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"env and dir", []string{"sh", "-c", "echo $GREETING; pwd; echo err >&2"}, "", 0, "hello\n/tmp\n", "err\n"},
+		{"exit code", []string{"sh", "-c", "exit 7"}, "", 7, "", ""},
+		{"stdin", []string{"cat"}, "some input", 0, "some input", ""},
+		{"same process group", []string{"sh", "-c", "ps -o pgid= -p $$ | tr -d ' '; ps -o pgid= -p $PPID | tr -d ' '"}, "", 0, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb syncBuffer
+			s := runtime.Streams{Stdout: &out, Stderr: &errb}
+			if tc.stdin != "" {
+				s.Stdin = strings.NewReader(tc.stdin)
+			}
+			code, err := ia.Exec(context.Background(), tc.argv, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "same process group" {
+				var st state
+				if err := readJSON(c.StateDir, stateFile, &st); err != nil {
+					t.Fatal(err)
+				}
+				if first, _, _ := strings.Cut(out.String(), "\n"); first != strconv.Itoa(st.ChildPID) {
+					t.Fatalf("exec pgid = %q, container pid %d", out.String(), st.ChildPID)
+				}
+				return
+			}
+			if code != tc.code || out.String() != tc.stdout || errb.String() != tc.stderr {
+				t.Fatalf("code %d stdout %q stderr %q", code, out.String(), errb.String())
+			}
+		})
+	}
+	if _, err := ia.Exec(context.Background(), []string{"no-such-tool"}, runtime.Streams{Stdout: io.Discard}); err == nil ||
+		!strings.Contains(err.Error(), `"no-such-tool": executable file not found in $PATH`) {
+		t.Fatalf("missing command err = %v", err)
+	}
+}
+
+func TestExecWithTerminal(t *testing.T) {
+	ia := startInteractive(t, cfg(t, "sleep", "30"))
+	var out syncBuffer
+	inR, inW := io.Pipe()
+	resize := make(chan runtime.TerminalSize, 1)
+	resize <- runtime.TerminalSize{Width: 91, Height: 33}
+	done := make(chan int, 1)
+	go func() {
+		code, err := ia.Exec(context.Background(), []string{"sh"}, runtime.Streams{Stdin: inR, Stdout: &out, TTY: true, Resize: resize})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- code
+	}()
+	// The size arrives before the command runs or soon after: poll.
+	waitFor(t, "terminal size", func() bool {
+		_, _ = io.WriteString(inW, "[ -t 0 ] && stty size\n")
+		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(out.String(), "33 91")
+	})
+	_, _ = io.WriteString(inW, "exit 4\n")
+	select {
+	case code := <-done:
+		if code != 4 {
+			t.Fatalf("code = %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("exec did not end")
+	}
+}
+
+func TestAttachStdinOnce(t *testing.T) {
+	c := cfg(t, "sh", "-c", "while read line; do echo got $line; done; echo eof")
+	c.Stdin, c.StdinOnce = true, true
+	ctr, err := newRuntime(t).Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	err = ctr.(runtime.Interactive).Attach(context.Background(), runtime.Streams{Stdin: strings.NewReader("a\nb\n"), Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
+		t.Fatalf("exit = %+v", exit)
+	}
+	if got := out.String(); got != "got a\ngot b\neof\n" {
+		t.Fatalf("attached output = %q", got)
+	}
+	if got := readLog(t, c.LogPath); got != "got a\ngot b\neof\n" {
+		t.Fatalf("log = %q", got)
+	}
+}
+
+func TestAttachTerminal(t *testing.T) {
+	c := cfg(t, "sh")
+	c.Stdin, c.StdinOnce, c.TTY = true, true, true
+	ctr, err := newRuntime(t).Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	inR, inW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- ctr.(runtime.Interactive).Attach(context.Background(), runtime.Streams{Stdin: inR, Stdout: &out, TTY: true})
+	}()
+	waitFor(t, "echo through the terminal", func() bool {
+		_, _ = io.WriteString(inW, "echo hi-$((6*7))\n")
+		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(out.String(), "hi-42")
+	})
+	_, _ = io.WriteString(inW, "exit 3\n")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 3 {
+		t.Fatalf("exit = %+v", exit)
+	}
+}

@@ -1,0 +1,133 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// DefaultClusterDomain is the DNS domain of the cluster's Services.
+const DefaultClusterDomain = "cluster.local"
+
+// PodHostname is the hostname Kubernetes gives a pod: spec.hostname, or
+// the pod's name, cut to the 63 characters a DNS label allows.
+func PodHostname(pod *corev1.Pod) string {
+	h := pod.Name
+	if pod.Spec.Hostname != "" {
+		h = pod.Spec.Hostname
+	}
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-.")
+	}
+	return h
+}
+
+// PodFQDN is <hostname>.<subdomain>.<namespace>.svc.<domain> for a pod
+// with a subdomain, and "" otherwise.
+func PodFQDN(pod *corev1.Pod, clusterDomain string) string {
+	if pod.Spec.Subdomain == "" {
+		return ""
+	}
+	if clusterDomain == "" {
+		clusterDomain = DefaultClusterDomain
+	}
+	return fmt.Sprintf("%s.%s.%s.svc.%s", PodHostname(pod), pod.Spec.Subdomain, pod.Namespace, clusterDomain)
+}
+
+// UTSHostname is the kernel hostname inside the pod: the FQDN when the pod
+// sets setHostnameAsFQDN (and has one), else the hostname.
+func UTSHostname(pod *corev1.Pod, clusterDomain string) string {
+	if pod.Spec.SetHostnameAsFQDN != nil && *pod.Spec.SetHostnameAsFQDN {
+		if fqdn := PodFQDN(pod, clusterDomain); fqdn != "" {
+			return fqdn
+		}
+	}
+	return PodHostname(pod)
+}
+
+// HostsFile renders the kubelet-managed /etc/hosts of a pod with the given
+// addresses.
+func HostsFile(pod *corev1.Pod, podIPs []string, clusterDomain string) []byte {
+	var b strings.Builder
+	b.WriteString("# Kubernetes-managed hosts file.\n")
+	b.WriteString("127.0.0.1\tlocalhost\n")
+	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::0\tip6-localnet\n")
+	b.WriteString("fe00::0\tip6-mcastprefix\n")
+	b.WriteString("fe00::1\tip6-allnodes\n")
+	b.WriteString("fe00::2\tip6-allrouters\n")
+	host, fqdn := PodHostname(pod), PodFQDN(pod, clusterDomain)
+	for _, ip := range podIPs {
+		if fqdn != "" {
+			fmt.Fprintf(&b, "%s\t%s\t%s\n", ip, fqdn, host)
+		} else {
+			fmt.Fprintf(&b, "%s\t%s\n", ip, host)
+		}
+	}
+	if len(pod.Spec.HostAliases) > 0 {
+		b.WriteString("\n# Entries added by HostAliases.\n")
+		for _, a := range pod.Spec.HostAliases {
+			fmt.Fprintf(&b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
+		}
+	}
+	return []byte(b.String())
+}
+
+// EtcFiles are the per-pod files the sandbox binds over the host's.
+type EtcFiles struct {
+	// Dir receives hosts, hostname and resolv.conf (a pod directory).
+	Dir    string
+	PodIPs []string
+	// ResolvConf is the rendered resolv.conf; nil keeps the host's.
+	ResolvConf    []byte
+	ClusterDomain string
+}
+
+// WriteEtcFiles writes the pod's /etc/hosts, /etc/hostname and (when
+// given) /etc/resolv.conf into f.Dir and returns the mounts that put them
+// in place. A bind mount keeps the file it was made from, so rewritten
+// files reach only containers started afterwards, as with kubelet.
+func WriteEtcFiles(pod *corev1.Pod, f EtcFiles) ([]Mount, error) {
+	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating etc directory: %w", err)
+	}
+	files := []struct {
+		name, target string
+		data         []byte
+	}{
+		{"hosts", "/etc/hosts", HostsFile(pod, f.PodIPs, f.ClusterDomain)},
+		{"hostname", "/etc/hostname", []byte(UTSHostname(pod, f.ClusterDomain) + "\n")},
+	}
+	if f.ResolvConf != nil {
+		files = append(files, struct {
+			name, target string
+			data         []byte
+		}{"resolv.conf", "/etc/resolv.conf", f.ResolvConf})
+	}
+	mounts := make([]Mount, 0, len(files))
+	for _, file := range files {
+		p := filepath.Join(f.Dir, file.name)
+		if err := writeFileAtomic(p, file.data); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, Mount{Source: p, Target: file.target})
+	}
+	return mounts, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("setting mode of %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replacing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+// Package sandbox isolates one container of a pod on the host: a private
+// mount namespace over the host filesystem with the pod's volumes bound at
+// their mountPaths, the pod's hostname in a UTS namespace, and a PID
+// namespace in which the container's process is PID 1.
+//
+// Go cannot run code between fork and exec, so the isolation is set up by
+// a re-executed init step: Wrap rewrites an exec.Cmd to run InitMain in
+// fresh namespaces; InitMain joins the cgroups, builds the mounts, then
+// execs the container's command in place, so the command itself becomes
+// PID 1 and its exit status reaches the parent unchanged.
+//
+// Sub-packages: volumes materialises a pod's volumes, cgroups enforces its
+// resource limits.
+package sandbox
+
+// InitSubcommand is the hidden first argument with which the binary is
+// re-executed as a container's init; main must hand the remaining
+// arguments to InitMain.
+const InitSubcommand = "sandbox-init"
+
+// Mount is one bind mount into the container's view of the filesystem.
+type Mount struct {
+	// Source is a host path (a directory or a file).
+	Source string `json:"source"`
+	// Target is an absolute path inside the container. A target missing on
+	// the host is created inside the container's mount namespace only.
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// Spec describes the isolation of one container.
+type Spec struct {
+	// Namespaces runs the container in new mount, UTS, PID and IPC
+	// namespaces (root only). Without it the container shares the host's
+	// and Hostname and Mounts must be empty.
+	Namespaces bool `json:"namespaces,omitempty"`
+	// Hostname is the UTS hostname inside the container.
+	Hostname string `json:"hostname,omitempty"`
+	// Mounts are made in order of their target depth, parents first.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// ScratchDir is an existing, empty host directory private to this
+	// container (under the agent's data dir). When a target must be
+	// created, the container's root is rebuilt on a tmpfs mounted here
+	// inside the private namespace; nothing appears on the host.
+	ScratchDir string `json:"scratchDir,omitempty"`
+	// CgroupProcs are cgroup.procs files the container joins before its
+	// command runs (see cgroups.Group.ProcsFiles).
+	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+}
+
+// initSpec is what the init step receives over its spec pipe.
+type initSpec struct {
+	Spec
+	Path string   `json:"path"`
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir,omitempty"`
+}
