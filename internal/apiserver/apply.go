@@ -42,7 +42,7 @@ func (s *server) handleApply(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	ctx := r.Context()
 	for attempt := 1; ; attempt++ {
-		out, err := s.update(ctx, rq, mode, dryRun, func(current runtime.Object) (runtime.Object, error) {
+		out, err := s.update(ctx, rq, mode, updateOptions{dryRun: dryRun}, func(current runtime.Object) (runtime.Object, error) {
 			currentJSON, err := s.encode(jsonInfo, current)
 			if err != nil {
 				return nil, apierrors.NewInternalError(err)
@@ -53,7 +53,7 @@ func (s *server) handleApply(w http.ResponseWriter, r *http.Request, rq *request
 		if apierrors.IsNotFound(err) && mode == updateMain {
 			var obj runtime.Object
 			if obj, err = apply(nil); err == nil {
-				out, err = s.create(ctx, rq, obj, dryRun)
+				out, err = s.create(ctx, rq, obj, createOptions{dryRun: dryRun})
 				code = http.StatusCreated
 			}
 			if apierrors.IsAlreadyExists(err) && attempt < applyAttempts {

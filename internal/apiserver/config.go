@@ -32,8 +32,9 @@ type Config struct {
 	Version version.Info
 	// Ready reports readiness for /readyz; nil or a nil error means ready.
 	Ready func() error
-	// Clock stamps creation and deletion times; nil means the real clock.
-	Clock clock.PassiveClock
+	// Clock stamps creation and deletion times and times watches out and
+	// their bookmarks; nil means the real clock.
+	Clock clock.WithTicker
 	// MaxRequestBodyBytes caps request bodies; 0 means the default.
 	MaxRequestBodyBytes int64
 }

@@ -265,6 +265,7 @@ func (s *server) deleteObject(ctx context.Context, rq *request, opts *metav1.Del
 		if err != nil {
 			return nil, false, storageError(err, res.gr, rq.name)
 		}
+		s.afterDelete(ctx, res, deleted)
 		return deleted, true, nil
 	}
 	if dryRun {

@@ -28,6 +28,11 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 		s.writeError(w, r, err)
 		return
 	}
+	manager, err := requestManager(r, "PatchOptions")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -39,7 +44,7 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	jsonInfo, _ := s.serializerFor(mediaJSON)
 	var warnings []string
-	out, err := s.update(r.Context(), rq, mode, dryRun, func(current runtime.Object) (runtime.Object, error) {
+	out, err := s.update(r.Context(), rq, mode, updateOptions{dryRun: dryRun, manager: manager}, func(current runtime.Object) (runtime.Object, error) {
 		currentJSON, err := s.encode(jsonInfo, current)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)

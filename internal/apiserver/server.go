@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/batchlet/batchlet/internal/registry"
 	"github.com/batchlet/batchlet/internal/storage"
@@ -28,6 +29,8 @@ type server struct {
 	discovery http.Handler
 	openapi   http.Handler
 	watch     watchDefaults
+	// watchCaches fan storage watches out, one per resource.
+	watchCaches map[resourceKey]*watchCache
 }
 
 type resourceKey struct {
@@ -42,6 +45,9 @@ type resource struct {
 	// fieldKeys are the field selector keys the kind supports.
 	fieldKeys map[string]bool
 	verbs     map[string]bool
+	// trackFields: the field manager knows the kind's schema, so writes
+	// record managedFields.
+	trackFields bool
 }
 
 func newServer(cfg Config) (*server, error) {
@@ -50,12 +56,13 @@ func newServer(cfg Config) (*server, error) {
 		return nil, fmt.Errorf("apiserver: building scheme: %w", err)
 	}
 	s := &server{
-		cfg:       cfg,
-		store:     cfg.Storage,
-		scheme:    scheme,
-		codecs:    newCodecs(scheme),
-		resources: map[resourceKey]*resource{},
-		watch:     watchDefaults{bookmarkInterval: time.Minute, minTimeout: 30 * time.Minute},
+		cfg:         cfg,
+		store:       cfg.Storage,
+		scheme:      scheme,
+		codecs:      newCodecs(scheme),
+		resources:   map[resourceKey]*resource{},
+		watchCaches: map[resourceKey]*watchCache{},
+		watch:       watchDefaults{bookmarkInterval: time.Minute, minTimeout: 30 * time.Minute},
 	}
 	for _, r := range cfg.Resources {
 		res, err := newResource(r)
@@ -67,6 +74,7 @@ func newServer(cfg Config) (*server, error) {
 			return nil, fmt.Errorf("apiserver: resource %s registered twice", r.GroupVersionResource())
 		}
 		s.resources[key] = res
+		s.watchCaches[key] = newWatchCache(StoragePrefix(r, ""), cfg.Storage, s.setKind)
 	}
 	if err := s.initDelegates(); err != nil {
 		return nil, err
@@ -84,6 +92,8 @@ func newResource(r registry.Resource) (*resource, error) {
 		gk:        schema.GroupKind{Group: r.GroupVersion.Group, Kind: r.Kind},
 		fieldKeys: map[string]bool{"metadata.name": true, "metadata.namespace": true},
 		verbs:     map[string]bool{},
+		// managedFields are tracked for the kinds client-go knows.
+		trackFields: clientgoscheme.Scheme.Recognizes(r.GroupVersionKind()),
 	}
 	_, fs, err := r.Strategy.GetAttrs(r.New())
 	if err != nil {

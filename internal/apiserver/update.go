@@ -35,6 +35,11 @@ func (s *server) handleUpdate(w http.ResponseWriter, r *http.Request, rq *reques
 		s.writeError(w, r, err)
 		return
 	}
+	manager, err := requestManager(r, "UpdateOptions")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	obj, err := s.decodeRequest(w, r, rq.res, fv)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -44,7 +49,7 @@ func (s *server) handleUpdate(w http.ResponseWriter, r *http.Request, rq *reques
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.update(r.Context(), rq, mode, dryRun, func(runtime.Object) (runtime.Object, error) {
+	out, err := s.update(r.Context(), rq, mode, updateOptions{dryRun: dryRun, manager: manager}, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -74,17 +79,25 @@ func checkURLIdentity(rq *request, obj runtime.Object) error {
 	return nil
 }
 
+// updateOptions tune one update.
+type updateOptions struct {
+	dryRun bool
+	// manager records managedFields of main-resource writes; empty when
+	// the caller (server-side apply) has recorded them already.
+	manager string
+}
+
 // newObjectFunc computes the requested object from a copy of the current one.
 type newObjectFunc func(current runtime.Object) (runtime.Object, error)
 
 // update applies an update through the kind's rules with compare-and-swap
 // retries; an object left being deleted with nothing holding it is
 // removed afterwards.
-func (s *server) update(ctx context.Context, rq *request, mode updateMode, dryRun bool, next newObjectFunc) (runtime.Object, error) {
+func (s *server) update(ctx context.Context, rq *request, mode updateMode, opts updateOptions, next newObjectFunc) (runtime.Object, error) {
 	try := func(current runtime.Object) (runtime.Object, error) {
-		return s.prepareUpdate(ctx, rq, mode, current, next)
+		return s.prepareUpdate(ctx, rq, mode, opts, current, next)
 	}
-	if dryRun {
+	if opts.dryRun {
 		current, err := s.store.Get(ctx, rq.key())
 		if err != nil {
 			return nil, storageError(err, rq.res.gr, rq.name)
@@ -102,7 +115,7 @@ func (s *server) update(ctx context.Context, rq *request, mode updateMode, dryRu
 }
 
 // prepareUpdate is one attempt of an update against current.
-func (s *server) prepareUpdate(ctx context.Context, rq *request, mode updateMode, current runtime.Object, next newObjectFunc) (runtime.Object, error) {
+func (s *server) prepareUpdate(ctx context.Context, rq *request, mode updateMode, opts updateOptions, current runtime.Object, next newObjectFunc) (runtime.Object, error) {
 	res := rq.res
 	obj, err := next(current.DeepCopyObject())
 	if err != nil {
@@ -137,7 +150,17 @@ func (s *server) prepareUpdate(ctx context.Context, rq *request, mode updateMode
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(res.gk, rq.name, errs)
 	}
-	if adm, ok := res.Strategy.(registry.Admitter); ok && mode == updateMain {
+	// Recorded after preparation, so what the strategy kept from current
+	// (status on the main resource, spec on /status: the fields upstream
+	// resets per subresource) is never attributed to the manager.
+	switch mode {
+	case updateMain:
+		obj = s.recordManagedFields(res, current, obj, opts.manager, "")
+	case updateStatus:
+		obj = s.recordManagedFields(res, current, obj, opts.manager, "status")
+	}
+	// Admission takes or frees resources (cluster IPs) a dry run must not touch.
+	if adm, ok := res.Strategy.(registry.Admitter); ok && mode == updateMain && !opts.dryRun {
 		if err := adm.Admit(ctx, obj, current); err != nil {
 			return nil, err
 		}
@@ -165,8 +188,13 @@ func (s *server) removeFinalized(ctx context.Context, rq *request, obj runtime.O
 		return nil, apierrors.NewInternalError(err)
 	}
 	rv := acc.GetResourceVersion()
-	_, err = s.store.Delete(ctx, rq.key(), &storage.Preconditions{ResourceVersion: &rv}, nil)
-	if err != nil && !storage.IsNotFound(err) && !storage.IsConflict(err) {
+	deleted, err := s.store.Delete(ctx, rq.key(), &storage.Preconditions{ResourceVersion: &rv}, nil)
+	switch {
+	case err == nil:
+		s.afterDelete(ctx, rq.res, deleted)
+	case storage.IsNotFound(err) || storage.IsConflict(err):
+		// someone else changed or removed it; they run the release
+	default:
 		return nil, storageError(err, rq.res.gr, rq.name)
 	}
 	return obj, nil

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"errors"
+	"log"
 	"math/rand"
 	"net/http"
 	"strconv"
@@ -50,9 +51,19 @@ func (s *server) handleWatch(w http.ResponseWriter, r *http.Request, rq *request
 		s.writeError(w, r, notAcceptable())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.watchTimeout(p))
+	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	// The timeout runs on the injected clock, so tests can step it.
+	timeout := s.cfg.Clock.NewTimer(s.watchTimeout(p))
+	defer timeout.Stop()
 	ws := &watchStream{s: s, rq: &scope, out: out, m: newMatcher(rq.res, p), w: w}
+	cache := s.watchCacheOf(rq.res)
+	if cache != nil {
+		if err := cache.ensureRunning(ctx); err != nil {
+			// Served straight from storage below.
+			log.Printf("apiserver: %v", err)
+		}
+	}
 	initial, start, err := s.watchStart(ctx, &scope, p, ws.m)
 	if err != nil && !storage.IsExpired(err) {
 		s.writeError(w, r, err)
@@ -60,7 +71,7 @@ func (s *server) handleWatch(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	var watcher storage.Watcher
 	if err == nil {
-		watcher, err = s.store.Watch(ctx, scope.prefix(), storage.WatchOptions{Revision: start})
+		watcher, err = s.openWatch(ctx, cache, &scope, start)
 		if err != nil && !storage.IsExpired(err) {
 			s.writeError(w, r, storageError(err, rq.res.gr, ""))
 			return
@@ -72,7 +83,24 @@ func (s *server) handleWatch(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	defer watcher.Stop()
-	ws.run(ctx, watcher, initial, start, p)
+	ws.run(ctx, watcher, initial, start, p, timeout.C())
+}
+
+// watchCacheOf returns the resource's watch cache (nil: none).
+func (s *server) watchCacheOf(res *resource) *watchCache {
+	return s.watchCaches[resourceKey{res.GroupVersion.Group, res.GroupVersion.Version, res.Plural}]
+}
+
+// openWatch streams changes after revision start from the resource's
+// watch cache, or from storage when the cache no longer holds them
+// (storage then answers 410 Expired for a compacted revision).
+func (s *server) openWatch(ctx context.Context, cache *watchCache, rq *request, start int64) (storage.Watcher, error) {
+	if cache != nil {
+		if w, ok := cache.watch(rq.namespace, start); ok {
+			return w, nil
+		}
+	}
+	return s.store.Watch(ctx, rq.prefix(), storage.WatchOptions{Revision: start})
 }
 
 // watchTimeout is timeoutSeconds, or upstream's randomised default.
@@ -203,9 +231,17 @@ func (ws *watchStream) bookmark(rev int64, endOfInitial bool) error {
 	return ws.sendRaw(watch.Bookmark, obj)
 }
 
-// run streams initial events, then changes, until ctx ends or the watch
-// fails.
-func (ws *watchStream) run(ctx context.Context, watcher storage.Watcher, initial []runtime.Object, start int64, p *listParams) {
+// run streams initial events, then changes, until ctx ends, the watch
+// expires or fails.
+func (ws *watchStream) run(ctx context.Context, watcher storage.Watcher, initial []runtime.Object, start int64, p *listParams, expired <-chan time.Time) {
+	// The ticker starts before any event is written, so a client that
+	// has seen the first events knows bookmarks are scheduled.
+	var tick <-chan time.Time
+	if p.allowBookmarks {
+		t := ws.s.cfg.Clock.NewTicker(ws.s.watch.bookmarkInterval)
+		defer t.Stop()
+		tick = t.C()
+	}
 	for _, obj := range initial {
 		if err := ws.send(watch.Added, obj); err != nil {
 			return
@@ -217,15 +253,11 @@ func (ws *watchStream) run(ctx context.Context, watcher storage.Watcher, initial
 			return
 		}
 	}
-	var tick <-chan time.Time
-	if p.allowBookmarks {
-		t := time.NewTicker(ws.s.watch.bookmarkInterval)
-		defer t.Stop()
-		tick = t.C
-	}
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-expired:
 			return
 		case <-tick:
 			if last == 0 {

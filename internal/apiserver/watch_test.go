@@ -164,7 +164,9 @@ func TestWatchBookmarksAndInitialEvents(t *testing.T) {
 	if ev.Type != watch.Bookmark || ev.Object.(*corev1.ConfigMap).Annotations[metav1.InitialEventsAnnotationKey] != "true" {
 		t.Fatalf("end of initial events: %v %#v", ev.Type, ev.Object)
 	}
-	// A periodic bookmark follows (the test interval is 50ms).
+	// A periodic bookmark follows once the interval (50ms in tests) passes
+	// on the server's clock.
+	env.clock.Step(50 * time.Millisecond)
 	ev = nextEvent(t, w)
 	if ev.Type != watch.Bookmark || ev.Object.(*corev1.ConfigMap).ResourceVersion == "" {
 		t.Fatalf("periodic bookmark: %v %#v", ev.Type, ev.Object)
@@ -198,6 +200,10 @@ func TestWatchTableAndTimeout(t *testing.T) {
 			t.Fatalf("event %s: %v", sc.Text(), err)
 		}
 		tables = append(tables, ev.Object)
+		if len(tables) == 2 {
+			// The timeout runs on the server's clock.
+			env.clock.Step(time.Second)
+		}
 	}
 	// The stream ends by itself after timeoutSeconds.
 	if len(tables) != 2 {

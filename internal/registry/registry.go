@@ -150,3 +150,11 @@ type GracefulDeleter interface {
 type Admitter interface {
 	Admit(ctx context.Context, obj, old runtime.Object) error
 }
+
+// AfterDeleter releases what a kind holds outside its own object (a
+// service's cluster IPs). The generic layer calls AfterDelete once the
+// object is really gone from storage, and when a create fails after
+// Admitter.Admit ran, with the object as Admit left it.
+type AfterDeleter interface {
+	AfterDelete(ctx context.Context, obj runtime.Object) error
+}

@@ -16,26 +16,44 @@ import (
 // typeConverter knows the structured-merge-diff schema of every built-in
 // Kubernetes type (list keys, atomic maps, ...), so server-side apply merges
 // containers by name and env by name exactly as kube-apiserver does.
-var typeConverter = applyconfigurations.NewTypeConverter(scheme.Scheme)
+// Building it takes hundreds of milliseconds, so it is built on first use
+// rather than at program start (every process of the binary would pay).
+var typeConverter = sync.OnceValue(func() managedfields.TypeConverter {
+	return applyconfigurations.NewTypeConverter(scheme.Scheme)
+})
 
-var fieldManagers sync.Map // schema.GroupVersionKind -> *managedfields.FieldManager
+var fieldManagers sync.Map // managerKey -> *managedfields.FieldManager
 
-// fieldManagerFor returns the (cached) field manager of one kind. The kind's
-// own version is the hub: objects are stored in the version they are served in.
+// managerKey names a cached field manager: one per kind and subresource.
+type managerKey struct {
+	gvk         schema.GroupVersionKind
+	subresource string
+}
+
+// fieldManagerFor returns the (cached) field manager of one kind's main
+// resource.
 func fieldManagerFor(gvk schema.GroupVersionKind) (*managedfields.FieldManager, error) {
-	if fm, ok := fieldManagers.Load(gvk); ok {
+	return subresourceFieldManager(gvk, "")
+}
+
+// subresourceFieldManager returns the (cached) field manager of one kind
+// and subresource ("" for the main resource). The kind's own version is
+// the hub: objects are stored in the version they are served in.
+func subresourceFieldManager(gvk schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
+	key := managerKey{gvk, subresource}
+	if fm, ok := fieldManagers.Load(key); ok {
 		return fm.(*managedfields.FieldManager), nil
 	}
 	if !scheme.Scheme.Recognizes(gvk) {
 		return nil, fmt.Errorf("no schema for %v", gvk)
 	}
 	convertor := runtime.UnsafeObjectConvertor(scheme.Scheme)
-	fm, err := managedfields.NewDefaultFieldManager(typeConverter, convertor, scheme.Scheme, scheme.Scheme,
-		gvk, gvk.GroupVersion(), "", nil)
+	fm, err := managedfields.NewDefaultFieldManager(typeConverter(), convertor, scheme.Scheme, scheme.Scheme,
+		gvk, gvk.GroupVersion(), subresource, nil)
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %v: %w", gvk, err)
 	}
-	actual, _ := fieldManagers.LoadOrStore(gvk, fm)
+	actual, _ := fieldManagers.LoadOrStore(key, fm)
 	return actual.(*managedfields.FieldManager), nil
 }
 

@@ -1,0 +1,225 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/batchlet/batchlet/internal/storage"
+)
+
+// Watch cache sizing.
+const (
+	// watchCacheCapacity is how many recent events a resource keeps, so a
+	// watch resuming from a recent resourceVersion is served from memory.
+	watchCacheCapacity = 1024
+	// watcherBuffer is how many events may wait for one watcher.
+	watcherBuffer = 512
+	// dispatchBudget is how long one event may wait for watchers whose
+	// buffer is full before they are dropped.
+	dispatchBudget = 100 * time.Millisecond
+)
+
+// watchCache fans one storage watch of a resource (all namespaces) out to
+// every watcher of that resource. It starts with the first watch and
+// keeps a ring of recent events.
+type watchCache struct {
+	prefix  string
+	store   storage.Interface
+	setKind func(runtime.Object) error
+
+	mu      sync.Mutex
+	running bool
+	// ring holds the latest events in revision order, oldest at head.
+	ring       []storage.Event
+	head, size int
+	// since: every event with a revision above it is in the ring.
+	since    int64
+	watchers map[*cacheWatcher]struct{}
+}
+
+func newWatchCache(prefix string, store storage.Interface, setKind func(runtime.Object) error) *watchCache {
+	return &watchCache{
+		prefix:   prefix,
+		store:    store,
+		setKind:  setKind,
+		ring:     make([]storage.Event, watchCacheCapacity),
+		watchers: map[*cacheWatcher]struct{}{},
+	}
+}
+
+// ensureRunning starts the storage watch unless it runs already. Objects
+// listed after it returns are at a revision the cache can serve from.
+func (c *watchCache) ensureRunning(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running {
+		return nil
+	}
+	rev, err := c.store.CurrentRevision(ctx)
+	if err != nil {
+		return fmt.Errorf("watch cache %s: current revision: %w", c.prefix, err)
+	}
+	// The storage watch outlives the request that started it.
+	w, err := c.store.Watch(context.WithoutCancel(ctx), c.prefix, storage.WatchOptions{Revision: rev})
+	if err != nil {
+		return fmt.Errorf("watch cache %s: %w", c.prefix, err)
+	}
+	c.running, c.since, c.head, c.size = true, rev, 0, 0
+	go c.dispatchLoop(w)
+	return nil
+}
+
+// watch registers a watcher for namespace ns ("" for all) receiving
+// events after revision rev (0: from now). It reports false when the
+// cache cannot serve rev: not running, or rev older than the ring.
+func (c *watchCache) watch(ns string, rev int64) (*cacheWatcher, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running || (rev != 0 && rev < c.since) {
+		return nil, false
+	}
+	var backlog []storage.Event
+	for i := 0; i < c.size; i++ {
+		ev := c.ring[(c.head+i)%len(c.ring)]
+		if ev.Revision > rev && inNamespace(ev, ns) {
+			backlog = append(backlog, ev)
+		}
+	}
+	if rev == 0 {
+		rev = c.latest()
+	}
+	w := &cacheWatcher{cache: c, ns: ns, after: rev, ch: make(chan storage.Event, len(backlog)+watcherBuffer)}
+	for _, ev := range backlog {
+		w.ch <- ev
+	}
+	c.watchers[w] = struct{}{}
+	return w, true
+}
+
+// latest is the newest revision the cache has seen; the caller holds mu.
+func (c *watchCache) latest() int64 {
+	if c.size == 0 {
+		return c.since
+	}
+	return c.ring[(c.head+c.size-1)%len(c.ring)].Revision
+}
+
+// dispatchLoop copies storage events into the ring and to the watchers
+// until the storage watch ends; then every watcher is closed (clients
+// resume from their last revision) and the next watch restarts the cache.
+func (c *watchCache) dispatchLoop(w storage.Watcher) {
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if ev.Type == watch.Error {
+			break
+		}
+		// Objects are shared by all watchers: settle their kind now so
+		// that encoding them never writes to them.
+		_ = c.setKind(ev.Object)
+		if ev.PrevObject != nil {
+			_ = c.setKind(ev.PrevObject)
+		}
+		c.dispatch(ev)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running = false
+	for cw := range c.watchers {
+		c.dropLocked(cw)
+	}
+}
+
+// dispatch records ev and hands it to the watchers; a watcher whose
+// buffer stays full for dispatchBudget is dropped, so one slow client
+// cannot hold up the others for long.
+func (c *watchCache) dispatch(ev storage.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.size == len(c.ring) {
+		c.since = c.ring[c.head].Revision
+		c.head = (c.head + 1) % len(c.ring)
+		c.size--
+	}
+	c.ring[(c.head+c.size)%len(c.ring)] = ev
+	c.size++
+	var blocked []*cacheWatcher
+	for cw := range c.watchers {
+		if ev.Revision <= cw.after || !inNamespace(ev, cw.ns) {
+			continue
+		}
+		select {
+		case cw.ch <- ev:
+		default:
+			blocked = append(blocked, cw)
+		}
+	}
+	if len(blocked) == 0 {
+		return
+	}
+	deadline := time.Now().Add(dispatchBudget)
+	for _, cw := range blocked {
+		if !cw.sendBy(ev, deadline) {
+			c.dropLocked(cw)
+		}
+	}
+}
+
+// dropLocked closes a watcher; the caller holds mu.
+func (c *watchCache) dropLocked(cw *cacheWatcher) {
+	if _, ok := c.watchers[cw]; ok {
+		delete(c.watchers, cw)
+		close(cw.ch)
+	}
+}
+
+// inNamespace reports whether ev's object lies in ns ("" is all).
+func inNamespace(ev storage.Event, ns string) bool {
+	if ns == "" {
+		return true
+	}
+	acc, err := meta.Accessor(ev.Object)
+	return err == nil && acc.GetNamespace() == ns
+}
+
+// cacheWatcher is one watcher of a watchCache; it is a storage.Watcher.
+type cacheWatcher struct {
+	cache *watchCache
+	ns    string
+	after int64
+	ch    chan storage.Event
+}
+
+// sendBy queues ev, waiting at most until deadline for room.
+func (w *cacheWatcher) sendBy(ev storage.Event, deadline time.Time) bool {
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		select {
+		case w.ch <- ev:
+			return true
+		default:
+			return false
+		}
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case w.ch <- ev:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (w *cacheWatcher) ResultChan() <-chan storage.Event { return w.ch }
+
+func (w *cacheWatcher) Stop() {
+	w.cache.mu.Lock()
+	defer w.cache.mu.Unlock()
+	w.cache.dropLocked(w)
+}
