@@ -10,7 +10,7 @@ DATA_DIR=${DATA_DIR:-$default_dir}
 export BATCHLET_DATA_DIR=$DATA_DIR
 scripts/install-deps.sh
 mkdir -p bin "$DATA_DIR"
-go build -o bin/batchlet ./cmd/batchlet
+go build -o bin/ ./cmd/batchlet ./cmd/batchlet-shim ./cmd/rediswq-worker
 
 if ! bin/batchlet kubectl --request-timeout=2s get --raw /readyz >/dev/null 2>&1; then
   nohup bin/batchlet server --data-dir "$DATA_DIR" >"$DATA_DIR/server.log" 2>&1 &

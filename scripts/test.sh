@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 go vet ./...
 mkdir -p bin
-go build -o bin/batchlet ./cmd/batchlet
+go build -o bin/ ./cmd/batchlet ./cmd/batchlet-shim ./cmd/rediswq-worker
 BATCHLET_BIN="$PWD/bin/batchlet" go test -count=1 -timeout 25m ./...

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/batchlet/batchlet/internal/runtime/process"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
 
 func main() {
@@ -17,8 +18,13 @@ func main() {
 	}
 	// The process runtime re-executes this binary as each container's shim;
 	// it must start without touching flags or cobra.
-	if len(os.Args) > 1 && os.Args[1] == process.ShimSubcommand {
-		os.Exit(process.ShimMain(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case process.ShimSubcommand:
+			os.Exit(process.ShimMain(os.Args[2:]))
+		case sandbox.InitSubcommand:
+			os.Exit(sandbox.InitMain(os.Args[2:]))
+		}
 	}
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

@@ -36,6 +36,8 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no local node agent")
 	f.StringVar(&cfg.AgentListen, "agent-listen", "127.0.0.1:0", "address of the local node agent's API (logs, exec)")
 	f.StringVar(&cfg.ProfilesFile, "image-profiles", "", "file of extra image profiles for the process runtime")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; cluster DNS takes its tenth address")
+	f.BoolVar(&cfg.DisableServiceProxy, "disable-service-proxy", false, "do not make ClusterIPs reachable on this host (needs root)")
 	return cmd
 }
 
@@ -51,6 +53,7 @@ func runServer(cmd *cobra.Command, cfg server.Config) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "batchlet: API at %s\n", s.URL())
 	fmt.Fprintf(out, "batchlet: admin kubeconfig written to %s\n", s.KubeconfigPath())
+	fmt.Fprintf(out, "batchlet: agents join with: batchlet agent --server %s --token-file %s\n", s.URL(), server.TokenPath(cfg.DataDir))
 	select {
 	case <-s.Ready():
 		fmt.Fprintf(out, "batchlet: ready in %d ms (try: KUBECONFIG=%s kubectl get nodes)\n", time.Since(start).Milliseconds(), s.KubeconfigPath())

@@ -35,7 +35,7 @@ func (c *cache) setNode(node *corev1.Node) {
 		c.nodes[node.Name] = n
 		for _, p := range c.placed {
 			if p.node == node.Name {
-				n.requested = n.requested.add(p.req)
+				n.place(p.req)
 			}
 		}
 	}
@@ -59,7 +59,7 @@ func (c *cache) setPod(key, node string, req resources) {
 func (c *cache) setPodLocked(key, node string, req resources) {
 	if old, ok := c.placed[key]; ok {
 		if n := c.nodes[old.node]; n != nil {
-			n.requested = n.requested.sub(old.req)
+			n.unplace(old.req)
 		}
 		delete(c.placed, key)
 	}
@@ -68,8 +68,18 @@ func (c *cache) setPodLocked(key, node string, req resources) {
 	}
 	c.placed[key] = placement{node: node, req: req}
 	if n := c.nodes[node]; n != nil {
-		n.requested = n.requested.add(req)
+		n.place(req)
 	}
+}
+
+func (n *nodeInfo) place(req resources) {
+	n.requested = n.requested.add(req)
+	n.nonZeroRequested = n.nonZeroRequested.add(scoringRequests(req))
+}
+
+func (n *nodeInfo) unplace(req resources) {
+	n.requested = n.requested.sub(req)
+	n.nonZeroRequested = n.nonZeroRequested.sub(scoringRequests(req))
 }
 
 // scheduleAndReserve decides for the pod and, if a node fits, reserves it

@@ -39,6 +39,9 @@ type nodeInfo struct {
 	node        *corev1.Node
 	allocatable resources
 	requested   resources
+	// nonZeroRequested counts best-effort pods at the scoring defaults, so
+	// that they spread instead of piling onto one node.
+	nonZeroRequested resources
 }
 
 // filter returns the reasons the node cannot take the pod (nil: it fits).
@@ -95,7 +98,7 @@ func nodeReady(node *corev1.Node) bool {
 // score is the least-allocated score in [0, 100]: the mean free fraction
 // of cpu and memory once the pod is placed.
 func score(req resources, n *nodeInfo) int64 {
-	after := n.requested.add(req)
+	after := n.nonZeroRequested.add(req)
 	return (freeShare(after.milliCPU, n.allocatable.milliCPU) + freeShare(after.memory, n.allocatable.memory)) / 2
 }
 

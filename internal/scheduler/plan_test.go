@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,7 +50,11 @@ func requestCPU(q string) func(*corev1.Pod) {
 func infos(used map[string]resources, nodes ...*corev1.Node) []*nodeInfo {
 	var out []*nodeInfo
 	for _, n := range nodes {
-		out = append(out, &nodeInfo{node: n, allocatable: nodeAllocatable(n), requested: used[n.Name]})
+		info := &nodeInfo{node: n, allocatable: nodeAllocatable(n)}
+		if u, ok := used[n.Name]; ok {
+			info.place(u)
+		}
+		out = append(out, info)
 	}
 	return out
 }
@@ -132,5 +137,24 @@ func TestReservationsPreventOvercommit(t *testing.T) {
 	c.unreserve("default/p0", "a")
 	if d := c.scheduleAndReserve("default/p3", pod(requestCPU("1"))); d.node != "a" {
 		t.Fatalf("after unreserve: %q", d.node)
+	}
+}
+
+// Best-effort pods (no requests) count at the scoring defaults, so a
+// stream of them alternates between equal nodes instead of filling one.
+func TestBestEffortPodsSpread(t *testing.T) {
+	c := newCache()
+	c.setNode(node("a"))
+	c.setNode(node("b"))
+	counts := map[string]int{}
+	for i := 0; i < 6; i++ {
+		d := c.scheduleAndReserve(fmt.Sprintf("default/p%d", i), pod())
+		if d.node == "" {
+			t.Fatalf("pod %d not scheduled: %s", i, d.message)
+		}
+		counts[d.node]++
+	}
+	if counts["a"] != 3 || counts["b"] != 3 {
+		t.Fatalf("best-effort pods placed %v, want 3 on each node", counts)
 	}
 }

@@ -7,11 +7,19 @@ import (
 	"path/filepath"
 	"time"
 
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/batchlet/batchlet/internal/agent"
+	"github.com/batchlet/batchlet/internal/controller/cronjob"
+	"github.com/batchlet/batchlet/internal/controller/garbagecollector"
 	jobcontroller "github.com/batchlet/batchlet/internal/controller/job"
+	"github.com/batchlet/batchlet/internal/controller/namespace"
+	"github.com/batchlet/batchlet/internal/controller/podgc"
+	"github.com/batchlet/batchlet/internal/controller/ttlafterfinished"
 	"github.com/batchlet/batchlet/internal/pki"
 	"github.com/batchlet/batchlet/internal/scheduler"
 )
@@ -23,6 +31,13 @@ const informerResync = 0 * time.Second
 // jobSyncBatchPeriod is how long the Job controller gathers pod events
 // before syncing a Job.
 const jobSyncBatchPeriod = 100 * time.Millisecond
+
+// cronJobWorkers is high because CronJobs come due together at minute
+// boundaries and each costs two API writes.
+const cronJobWorkers = 32
+
+// terminatedPodGCThreshold is kube-controller-manager's default.
+const terminatedPodGCThreshold = 12500
 
 // startComponents starts the controllers, the scheduler and the local
 // agent, each an ordinary API client. It returns a channel closed when the
@@ -43,9 +58,42 @@ func (s *Server) startComponents(ctx context.Context, client kubernetes.Interfac
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
+	cronJobs, err := cronjob.NewController(client, factory, clk)
+	if err != nil {
+		return nil, fmt.Errorf("cronjob controller: %w", err)
+	}
+	ttl, err := ttlafterfinished.NewController(client, factory, clk)
+	if err != nil {
+		return nil, fmt.Errorf("ttl-after-finished controller: %w", err)
+	}
+	podGC, err := podgc.NewController(client, factory, clk, terminatedPodGCThreshold)
+	if err != nil {
+		return nil, fmt.Errorf("pod GC: %w", err)
+	}
+	metadataClient, err := metadata.NewForConfig(s.restConfig)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
+	gc, err := garbagecollector.NewController(client, metadataClient, mapper, clk)
+	if err != nil {
+		return nil, fmt.Errorf("garbage collector: %w", err)
+	}
+	namespaces, err := namespace.NewController(client, metadataClient, client.Discovery(), factory, clk)
+	if err != nil {
+		return nil, fmt.Errorf("namespace controller: %w", err)
+	}
+	if err := s.startNetworking(ctx, client, factory); err != nil {
+		return nil, err
+	}
 	factory.Start(ctx.Done())
 	s.goRun(func() { jobs.Run(ctx, workers) })
 	s.goRun(func() { sched.Run(ctx, workers) })
+	s.goRun(func() { cronJobs.Run(ctx, cronJobWorkers) })
+	s.goRun(func() { ttl.Run(ctx, workers) })
+	s.goRun(func() { podGC.Run(ctx, 1) })
+	s.goRun(func() { gc.Run(ctx, workers) })
+	s.goRun(func() { namespaces.Run(ctx, workers) })
 
 	if s.cfg.DisableAgent {
 		done := make(chan struct{})

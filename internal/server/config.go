@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/registry/service"
 )
 
 // Config selects how the server runs. The zero value plus a DataDir is a
@@ -38,6 +40,12 @@ type Config struct {
 	Clock clock.WithTicker
 	// ControllerWorkers is the number of workers per controller (default 4).
 	ControllerWorkers int
+	// ServiceCIDR is the range ClusterIPs come from (default 10.43.0.0/16);
+	// the cluster DNS Service takes its tenth address.
+	ServiceCIDR string
+	// DisableServiceProxy runs no ClusterIP proxy on this host (the proxy
+	// needs root; two servers on one host must not both run one).
+	DisableServiceProxy bool
 }
 
 // DefaultDataDir is /var/lib/batchlet for root and ~/.batchlet otherwise.
@@ -82,6 +90,9 @@ func (c *Config) complete() error {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = service.DefaultServiceCIDR
 	}
 	if c.ControllerWorkers <= 0 {
 		c.ControllerWorkers = 4

@@ -18,12 +18,16 @@ import (
 )
 
 // resources lists every kind the apiserver serves.
-func resources(store storage.Interface) []registry.Resource {
+func resources(store storage.Interface, serviceCIDR string) ([]registry.Resource, error) {
+	alloc, err := service.NewStorageAllocator(store, serviceCIDR)
+	if err != nil {
+		return nil, err
+	}
 	return []registry.Resource{
 		namespace.Resource(),
 		pod.Resource(),
 		node.Resource(),
-		service.Resource(service.NewAllocator(store)),
+		service.Resource(alloc),
 		endpoints.Resource(),
 		configmap.Resource(),
 		secret.Resource(),
@@ -32,5 +36,5 @@ func resources(store storage.Interface) []registry.Resource {
 		lease.Resource(),
 		job.Resource(),
 		cronjob.Resource(),
-	}
+	}, nil
 }

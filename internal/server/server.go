@@ -18,7 +18,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/batchlet/batchlet/internal/apiserver"
-	"github.com/batchlet/batchlet/internal/apiserver/authn"
 	"github.com/batchlet/batchlet/internal/apiserver/nodeproxy"
 	"github.com/batchlet/batchlet/internal/pki"
 	"github.com/batchlet/batchlet/internal/storage"
@@ -36,6 +35,7 @@ type Server struct {
 	url        string
 	restConfig *rest.Config
 	kubeconfig string
+	clusterDNS net.IP
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -89,10 +89,21 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 	s.listener = listener
 	s.url = "https://" + listener.Addr().String()
 
+	joinToken, err := loadOrCreateJoinToken(s.cfg.DataDir, ca.CertPEM)
+	if err != nil {
+		return err
+	}
+	if s.clusterDNS, err = clusterDNSIP(s.cfg.ServiceCIDR); err != nil {
+		return err
+	}
+	kinds, err := resources(store, s.cfg.ServiceCIDR)
+	if err != nil {
+		return err
+	}
 	handler, err := apiserver.New(apiserver.Config{
 		Storage:       store,
-		Resources:     resources(store),
-		Authenticator: authn.NewClientCertAuthenticator(),
+		Resources:     kinds,
+		Authenticator: authenticator(joinToken),
 		NodeTransport: nodeproxy.NewTransport(certs.kubeletClient.TLS, nil),
 		Version:       version.Get(),
 		Ready:         s.readyErr,
@@ -102,7 +113,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 		return fmt.Errorf("building apiserver: %w", err)
 	}
 	s.httpServer = &http.Server{
-		Handler:           handler,
+		Handler:           withCACerts(handler, ca.CertPEM),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          nil,
 		TLSConfig: &tls.Config{

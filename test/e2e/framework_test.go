@@ -49,7 +49,7 @@ func run(m *testing.M) int {
 	batchletBin = os.Getenv("BATCHLET_BIN")
 	if batchletBin == "" {
 		batchletBin = filepath.Join(tmp, "batchlet")
-		build := exec.Command("go", "build", "-o", batchletBin, "../../cmd/batchlet")
+		build := exec.Command("go", "build", "-o", tmp+"/", "../../cmd/batchlet", "../../cmd/batchlet-shim", "../../cmd/rediswq-worker")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: building batchlet:", err)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/batchlet/batchlet/internal/runtime/process"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 	"github.com/batchlet/batchlet/internal/server"
 )
 
@@ -37,6 +38,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 		Listen:      "127.0.0.1:0",
 		AgentListen: "127.0.0.1:0",
 		NodeName:    "node-1",
+		// Tests run servers side by side; ClusterIP proxies would clash.
+		DisableServiceProxy: true,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -77,8 +80,13 @@ func StartWithConfig(t testing.TB, cfg server.Config) *Server {
 //
 //	func TestMain(m *testing.M) { os.Exit(servertest.RunTests(m)) }
 func RunTests(m *testing.M) int {
-	if len(os.Args) > 1 && os.Args[1] == process.ShimSubcommand {
-		return process.ShimMain(os.Args[2:])
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case process.ShimSubcommand:
+			return process.ShimMain(os.Args[2:])
+		case sandbox.InitSubcommand:
+			return sandbox.InitMain(os.Args[2:])
+		}
 	}
 	return m.Run()
 }

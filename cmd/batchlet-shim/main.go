@@ -1,0 +1,30 @@
+// Command batchlet-shim is the small per-container process of batchlet's
+// process runtime: it starts one container, records its output and exit
+// status, and outlives the agent. `batchlet` can act as its own shim, but
+// its start-up cost (every Kubernetes package initialises) is paid per
+// container; installed next to `batchlet`, this binary is used instead.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/batchlet/batchlet/internal/runtime/process"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintf(os.Stderr, "usage: %s %s|%s ...\n", os.Args[0], process.ShimSubcommand, sandbox.InitSubcommand)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case process.ShimSubcommand:
+		os.Exit(process.ShimMain(os.Args[2:]))
+	case sandbox.InitSubcommand:
+		os.Exit(sandbox.InitMain(os.Args[2:]))
+	default:
+		fmt.Fprintf(os.Stderr, "%s: unknown subcommand %q\n", os.Args[0], os.Args[1])
+		os.Exit(2)
+	}
+}
