@@ -1,58 +1,42 @@
-package cronjob
+package integration
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/batchlet/batchlet/internal/server"
 	"github.com/batchlet/batchlet/internal/server/servertest"
 )
 
 // TestIntegrationCreatesJobOnSchedule runs the controller against a real
 // in-process server with a fake clock moved to the next slot.
 func TestIntegrationCreatesJobOnSchedule(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server")
-	}
-	s := servertest.Start(t)
+	// The whole server runs on a fake clock ten seconds before a minute.
+	slot := time.Date(2030, 1, 1, 0, 1, 0, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(slot.Add(-10 * time.Second))
+	s := servertest.Start(t, func(c *server.Config) { c.Clock = clk })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	cj := newCronJob("hello", "*/1 * * * *", time.Time{})
-	cj.UID, cj.CreationTimestamp = "", metav1.Time{}
+	cj := everyMinute("hello")
 	created, err := s.Client.BatchV1().CronJobs("default").Create(ctx, cj, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Start the fake clock just before the first slot after creation.
-	slot := created.CreationTimestamp.Time.Truncate(time.Minute).Add(time.Minute)
-	clk := clocktesting.NewFakeClock(slot.Add(-time.Second))
-	factory := informers.NewSharedInformerFactory(s.Client, 0)
-	c, err := NewController(s.Client, factory, clk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	factory.Start(ctx.Done())
-	go c.Run(ctx, 2)
-
 	// Nothing before the slot; once the clock reaches it, the Job appears.
-	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-		return clk.HasWaiters(), nil
-	}); err != nil {
-		t.Fatal("controller never waited for the slot")
-	}
 	jobs, err := s.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
 	if err != nil || len(jobs.Items) != 0 {
 		t.Fatalf("jobs before the slot: %v %v", jobs, err)
 	}
 	clk.SetTime(slot)
-	name := jobName(created, slot)
+	name := fmt.Sprintf("hello-%d", slot.Unix()/60)
 	var job *batchv1.Job
 	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
 		job, err = s.Client.BatchV1().Jobs("default").Get(ctx, name, metav1.GetOptions{})
@@ -62,6 +46,9 @@ func TestIntegrationCreatesJobOnSchedule(t *testing.T) {
 	}
 	if ref := metav1.GetControllerOf(job); ref == nil || ref.UID != created.UID {
 		t.Fatalf("job controller ref = %+v", ref)
+	}
+	if got := job.Annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"]; got != slot.Format(time.RFC3339) {
+		t.Fatalf("scheduled-timestamp annotation = %q", got)
 	}
 	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
 		cur, err := s.Client.BatchV1().CronJobs("default").Get(ctx, "hello", metav1.GetOptions{})

@@ -1,4 +1,4 @@
-package garbagecollector
+package integration
 
 import (
 	"context"
@@ -9,34 +9,20 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/restmapper"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"github.com/batchlet/batchlet/internal/server/servertest"
 )
 
-// TestIntegrationPropagation runs the collector against a real in-process
-// server and deletes owners with each policy.
+// TestIntegrationPropagation deletes owners with each policy on a real
+// in-process server and waits for its garbage collector to act.
 func TestIntegrationPropagation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server")
 	}
 	s := servertest.Start(t)
-	md, err := metadata.NewForConfig(s.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(s.Client.Discovery()))
-	gc, err := NewController(s.Client, md, mapper, clock.RealClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go gc.Run(ctx, 2)
 
 	cms := s.Client.CoreV1().ConfigMaps("default")
 	mk := func(name string, owner *corev1.ConfigMap) *corev1.ConfigMap {

@@ -1,4 +1,4 @@
-package cronjob
+package integration
 
 import (
 	"context"
@@ -8,19 +8,19 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/batchlet/batchlet/internal/server/servertest"
 )
 
-// BenchmarkScheduleSkew measures, against a real in-process server and the
-// real clock, the delay from a slot to each Job's creation as seen by a
+// BenchmarkScheduleSkew measures, against a real in-process server (its own
+// CronJob controller) and the real clock, the delay from a slot to each Job's creation as seen by a
 // watcher, for one CronJob and for 1,000 due in the same minute. Each
 // iteration waits for a minute boundary; run with -benchtime=1x.
 //
-//	go test ./internal/controller/cronjob -run '^$' -bench ScheduleSkew -benchtime=1x
+//	go test ./test/integration -run '^$' -bench ScheduleSkew -benchtime=1x
 func BenchmarkScheduleSkew(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("cronjobs=%d", n), func(b *testing.B) {
@@ -45,11 +45,6 @@ func measureSkew(b *testing.B, n int) ([]time.Duration, time.Duration) {
 	s := servertest.Start(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	factory := informers.NewSharedInformerFactory(s.Client, 0)
-	c, err := NewController(s.Client, factory, clock.RealClock{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	// Watch Jobs from the start to time their arrival.
 	w, err := s.Client.BatchV1().Jobs("default").Watch(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -57,16 +52,11 @@ func measureSkew(b *testing.B, n int) ([]time.Duration, time.Duration) {
 	}
 	defer w.Stop()
 	for i := 0; i < n; i++ {
-		cj := newCronJob(fmt.Sprintf("cj-%04d", i), "*/1 * * * *", time.Time{})
-		cj.UID, cj.CreationTimestamp = "", metav1.Time{}
-		// The pods are not what is measured: keep the Jobs suspended.
-		cj.Spec.JobTemplate.Spec.Suspend = ptrTrue()
+		cj := everyMinute(fmt.Sprintf("cj-%04d", i))
 		if _, err := s.Client.BatchV1().CronJobs("default").Create(ctx, cj, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	factory.Start(ctx.Done())
-	go c.Run(ctx, benchWorkers)
 	b.ResetTimer()
 	var skews []time.Duration
 	var last time.Time
@@ -97,7 +87,20 @@ func measureSkew(b *testing.B, n int) ([]time.Duration, time.Duration) {
 	return skews, last.Sub(slot)
 }
 
-func ptrTrue() *bool { t := true; return &t }
-
-// benchWorkers is the controller's worker count in the benchmark.
-var benchWorkers = 64
+// everyMinute is a CronJob due every minute whose Jobs stay suspended: the
+// pods are not what is measured.
+func everyMinute(name string) *batchv1.CronJob {
+	return &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: batchv1.CronJobSpec{
+			Schedule: "*/1 * * * *",
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
+				Suspend: ptr.To(true),
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyOnFailure,
+					Containers:    []corev1.Container{{Name: "hello", Image: "busybox"}},
+				}},
+			}},
+		},
+	}
+}
