@@ -56,7 +56,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
-	c, err := startCluster(filepath.Join(tmp, "shared"))
+	c, err := startCluster(filepath.Join(tmp, "shared"), withServiceProxy)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -90,17 +90,30 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startCluster(dataDir string) (*cluster, error) {
+// withServiceProxy lets a cluster run the ClusterIP proxy. Only the shared
+// cluster does: proxies of two servers on one host would fight over the
+// same addresses.
+const withServiceProxy = "with-service-proxy"
+
+func startCluster(dataDir string, opts ...string) (*cluster, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	return startClusterOn(dataDir, port)
+	return startClusterOn(dataDir, port, opts...)
 }
 
-func startClusterOn(dataDir string, port int) (*cluster, error) {
+func startClusterOn(dataDir string, port int, opts ...string) (*cluster, error) {
 	c := &cluster{dataDir: dataDir, kubeconfig: filepath.Join(dataDir, "kubeconfig"), cacheDir: filepath.Join(dataDir, "kubectl-cache"), exited: make(chan struct{})}
-	c.cmd = exec.Command(batchletBin, "server", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--node-name", "e2e-node")
+	args := []string{"server", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--node-name", "e2e-node"}
+	proxy := false
+	for _, o := range opts {
+		proxy = proxy || o == withServiceProxy
+	}
+	if !proxy {
+		args = append(args, "--disable-service-proxy")
+	}
+	c.cmd = exec.Command(batchletBin, args...)
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
