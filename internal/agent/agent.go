@@ -30,6 +30,7 @@ import (
 
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/process"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
 )
 
 // Config wires an agent.
@@ -54,6 +55,15 @@ type Config struct {
 	ProfilesFile string
 	// Runtime runs containers; nil means the process runtime.
 	Runtime runtime.Runtime
+	// ClusterDNS is the cluster DNS Service's address written into pods'
+	// resolv.conf; empty keeps the host's resolver for every pod.
+	ClusterDNS string
+	// ClusterDomain is the DNS domain of the cluster; default cluster.local.
+	ClusterDomain string
+	// Isolation says whether containers run in namespaces with their
+	// volumes mounted and cgroup limits; the zero value detects it (root
+	// on Linux).
+	Isolation IsolationMode
 }
 
 // Agent is a node agent.
@@ -65,12 +75,17 @@ type Agent struct {
 	profiles *profileTable
 	nodeIP   string
 	homeDir  string
+	// isolate runs containers in namespaces with their mounts and limits.
+	isolate bool
+	cgroups *cgroups.Manager
 
 	listener net.Listener
 	tlsCert  tls.Certificate
 	ready    chan struct{}
 
 	podLister corelisters.PodLister
+	// svcLister feeds service environment variables; nil until synced.
+	svcLister corelisters.ServiceLister
 	node      nodeState
 
 	broadcaster record.EventBroadcaster
@@ -123,6 +138,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, client: cfg.Client, clock: cfg.Clock, runtime: rt, profiles: profiles,
 		nodeIP: nodeIP, homeDir: home, ready: make(chan struct{}), workers: map[types.UID]*podWorker{},
+		isolate: cfg.Isolation.enabled(), cgroups: cgroups.Detect(cgroups.Options{}),
 	}
 	if cfg.ServingCert != nil {
 		a.tlsCert = *cfg.ServingCert
@@ -174,6 +190,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("pod informer: %w", err)
 	}
+	// Services first: pods started before they are known would miss
+	// their environment variables.
+	svcFactory := informers.NewSharedInformerFactory(a.client, 0)
+	svcInformer := svcFactory.Core().V1().Services()
+	svcInformer.Informer()
+	svcFactory.Start(ctx.Done())
+	defer svcFactory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), svcInformer.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	a.mu.Lock()
+	a.svcLister = svcInformer.Lister()
+	a.mu.Unlock()
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced) {
@@ -252,7 +281,10 @@ func (a *Agent) deletePod(ctx context.Context, pod *corev1.Pod) error {
 // containerConfig resolves a container into what the runtime runs.
 func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (runtime.ContainerConfig, error) {
 	profile, hasProfile := a.profiles.lookup(c.Image)
-	src := &envSource{client: a.client, allocatable: a.node.allocatable(), nodeIP: a.nodeIP}
+	a.mu.Lock()
+	svcs := a.svcLister
+	a.mu.Unlock()
+	src := &envSource{client: a.client, allocatable: a.node.allocatable(), nodeIP: a.nodeIP, services: svcs}
 	env, err := src.containerEnv(ctx, pod, c, profile, a.homeDir)
 	if err != nil {
 		return runtime.ContainerConfig{}, err

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 )
 
 // envSource resolves references to objects outside the pod.
@@ -21,6 +22,7 @@ type envSource struct {
 	client      kubernetes.Interface
 	allocatable corev1.ResourceList
 	nodeIP      string
+	services    corelisters.ServiceLister
 	configMaps  map[string]*corev1.ConfigMap
 	secrets     map[string]*corev1.Secret
 }
@@ -44,6 +46,16 @@ func (s *envSource) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1
 	sort.Strings(keys)
 	for _, k := range keys {
 		env.set(k, p.Env[k])
+	}
+	// Service links come first, so that the container's own env wins.
+	svc := serviceEnv(s.services, pod)
+	svcKeys := make([]string, 0, len(svc))
+	for k := range svc {
+		svcKeys = append(svcKeys, k)
+	}
+	sort.Strings(svcKeys)
+	for _, k := range svcKeys {
+		env.set(k, svc[k])
 	}
 	for _, from := range c.EnvFrom {
 		if err := s.envFrom(ctx, pod.Namespace, from, env); err != nil {

@@ -15,11 +15,15 @@ import (
 
 	"github.com/batchlet/batchlet/internal/pki"
 	"github.com/batchlet/batchlet/internal/runtime/process"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == process.ShimSubcommand {
 		os.Exit(process.ShimMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == sandbox.InitSubcommand {
+		os.Exit(sandbox.InitMain(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }
@@ -42,7 +46,14 @@ func startAgentWithCA(t *testing.T, ca *pki.CA) *harness {
 	return startAgentCfg(t, nil, "", ca.Pool())
 }
 
+// startAgentCfg runs containers as plain host processes: the lifecycle
+// tests rely on host signal semantics (a PID 1 ignores unhandled signals).
 func startAgentCfg(t testing.TB, client *fake.Clientset, dir string, pool *x509.CertPool) *harness {
+	t.Helper()
+	return startAgentMode(t, client, dir, pool, IsolationOff)
+}
+
+func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509.CertPool, mode IsolationMode) *harness {
 	t.Helper()
 	if client == nil {
 		client = fake.NewClientset()
@@ -52,7 +63,7 @@ func startAgentCfg(t testing.TB, client *fake.Clientset, dir string, pool *x509.
 	}
 	h := &harness{t: t, client: client, clock: clocktesting.NewFakeClock(time.Now()), dir: dir, done: make(chan struct{})}
 	cfg := Config{NodeName: "node1", Client: client, DataDir: dir, ListenAddress: "127.0.0.1:0",
-		NodeIP: "127.0.0.1", Clock: h.clock, ClientCA: pool}
+		NodeIP: "127.0.0.1", Clock: h.clock, ClientCA: pool, Isolation: mode}
 	// BATCHLET_TEST_SHIM names a dedicated shim binary to run containers
 	// with instead of the test binary itself.
 	if shim := os.Getenv("BATCHLET_TEST_SHIM"); shim != "" {

@@ -57,6 +57,8 @@ type podView struct {
 	final            bool
 	deadlineExceeded bool
 	sandboxReady     bool
+	// failReason and failMessage fail the pod (UnsupportedPodSpec).
+	failReason, failMessage string
 }
 
 const (
@@ -91,6 +93,8 @@ func computeStatus(pod *corev1.Pod, v podView, now time.Time) corev1.PodStatus {
 	st.Phase = computePhase(pod.Spec.RestartPolicy, v, initDone)
 	if v.deadlineExceeded {
 		st.Reason, st.Message = reasonDeadlineExceeded, messageDeadlineExceeded
+	} else if v.failReason != "" {
+		st.Reason, st.Message = v.failReason, v.failMessage
 	} else if old.Reason != "" && (st.Phase == corev1.PodFailed || st.Phase == corev1.PodSucceeded) {
 		st.Reason, st.Message = old.Reason, old.Message
 	}
@@ -111,7 +115,7 @@ func computeStatus(pod *corev1.Pod, v podView, now time.Time) corev1.PodStatus {
 }
 
 func computePhase(policy corev1.RestartPolicy, v podView, initDone bool) corev1.PodPhase {
-	if v.deadlineExceeded {
+	if v.deadlineExceeded || v.failReason != "" {
 		return corev1.PodFailed
 	}
 	if v.final {

@@ -23,7 +23,8 @@ var kubeletConditions = map[corev1.PodConditionType]bool{
 // what was last written: one write per real change.
 func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, final bool, now time.Time) {
 	view := podView{initCtrs: w.initCtrs, ctrs: w.ctrs, startTime: w.startTime, nodeIP: w.a.nodeIP,
-		final: final, deadlineExceeded: w.deadlineExceeded, sandboxReady: w.sandboxReady}
+		final: final, deadlineExceeded: w.deadlineExceeded, sandboxReady: w.sandboxReady,
+		failReason: w.failReason, failMessage: w.failMessage}
 	for attempt := 0; attempt < 3; attempt++ {
 		st := computeStatus(w.base(pod), view, now)
 		if w.lastStatus != nil && equality.Semantic.DeepEqual(*w.lastStatus, st) {

@@ -16,6 +16,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/volumes"
 )
 
 // configRetry is how soon a container whose configuration could not be
@@ -63,6 +65,15 @@ type podWorker struct {
 	timerAt          time.Time
 	probes           map[*ctrState]*ctrProbes
 	ctrKillAt        map[*ctrState]time.Time
+	// sb is the pod's shared sandbox (volumes, /etc files) once set up;
+	// sandboxRetry is when a failed set-up is tried again.
+	sb           *podSandbox
+	sandboxRetry time.Time
+	// groups are the cgroups of running attempts with limits.
+	groups map[*ctrState]*cgroups.Group
+	// failReason and failMessage fail the pod for good (a field this node
+	// cannot honour).
+	failReason, failMessage string
 }
 
 type logAttempt struct {
@@ -86,6 +97,7 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 		specs:     map[*ctrState]*corev1.Container{},
 		probes:    map[*ctrState]*ctrProbes{},
 		ctrKillAt: map[*ctrState]time.Time{},
+		groups:    map[*ctrState]*cgroups.Group{},
 	}
 }
 
@@ -165,7 +177,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		!now.Before(w.startTime.Add(time.Duration(*ads)*time.Second)) {
 		w.deadlineExceeded = true
 	}
-	if gone || pod.DeletionTimestamp != nil || w.deadlineExceeded || w.finished {
+	if gone || pod.DeletionTimestamp != nil || w.deadlineExceeded || w.finished || w.failReason != "" {
 		return w.stop(ctx, pod, gone, now)
 	}
 	w.startContainers(ctx, pod, now)
@@ -257,6 +269,7 @@ func (w *podWorker) reap(now time.Time) {
 		select {
 		case <-ctr.Done():
 			e := ctr.Exit()
+			w.noteOOM(cs, &e)
 			cs.current.exit = &e
 			w.exitSeen[cs] = now
 			delete(w.live, cs)
@@ -280,6 +293,9 @@ func (w *podWorker) startContainers(ctx context.Context, pod *corev1.Pod, now ti
 			return
 		}
 		w.sandboxReady = true
+	}
+	if w.sb == nil && !w.setUpSandbox(ctx, pod, now) {
+		return
 	}
 	policy := pod.Spec.RestartPolicy
 	for _, cs := range w.initCtrs {
@@ -343,7 +359,26 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 	cfg.ID = newContainerID()
 	cfg.StateDir = attemptDir(w.dir, cs.name, n)
 	cfg.LogPath = attemptLog(w.dir, cs.name, n)
+	sp, group, err := w.a.containerSandbox(pod, w.specs[cs], w.sb, cfg.Env, attemptName(n))
+	if err != nil {
+		if ue, ok := isUnsupported(err); ok {
+			w.fail(pod, ue)
+			return
+		}
+		cs.waitingReason, cs.waitingMessage = "CreateContainerConfigError", err.Error()
+		w.retryAt[cs] = now.Add(configRetry)
+		w.containerEvent(pod, cs.name, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
+		return
+	}
+	cfg.Sandbox = sp
 	ctr, err := w.a.runtime.Start(ctx, cfg)
+	if group != nil {
+		if err != nil {
+			go destroyGroup(group)
+		} else {
+			w.groups[cs] = group
+		}
+	}
 	var se *runtime.StartError
 	if err == nil || errors.As(err, &se) {
 		w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventCreated, "Created container: %s", cs.name)
@@ -455,6 +490,9 @@ func (w *podWorker) cleanup(ctx context.Context, pod *corev1.Pod) {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
+	if err := volumes.TearDown(volumeDir(filepath.Join(w.dir, "sandbox"))); err != nil {
+		slog.Warn("tearing down volumes", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
 	_ = w.a.runtime.RemoveSandbox(ctx, runtime.SandboxConfig{UID: string(pod.UID), Namespace: pod.Namespace,
 		Name: pod.Name, Dir: filepath.Join(w.dir, "sandbox")})
 	if err := os.RemoveAll(w.dir); err != nil {
@@ -477,6 +515,9 @@ func (w *podWorker) schedule(pod *corev1.Pod, now time.Time) {
 			}
 		}
 		consider(w.retryAt[cs])
+	}
+	if w.sb == nil {
+		consider(w.sandboxRetry)
 	}
 	if ads := pod.Spec.ActiveDeadlineSeconds; ads != nil && !w.finished {
 		consider(w.startTime.Add(time.Duration(*ads) * time.Second))

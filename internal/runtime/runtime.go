@@ -9,6 +9,8 @@ import (
 	"io"
 	"syscall"
 	"time"
+
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
 
 // SandboxConfig describes the pod-level environment containers share.
@@ -40,6 +42,9 @@ type ContainerConfig struct {
 	Stdin     bool
 	StdinOnce bool
 	TTY       bool
+	// Sandbox isolates the container (namespaces, mounts, cgroups); nil
+	// runs it as a plain host process.
+	Sandbox *sandbox.Spec
 }
 
 // Exit describes how a container attempt ended.

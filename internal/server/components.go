@@ -120,6 +120,8 @@ func (s *Server) startComponents(ctx context.Context, client kubernetes.Interfac
 		ServingCert:   &serving.TLS,
 		Clock:         clk,
 		ProfilesFile:  s.cfg.ProfilesFile,
+		ClusterDNS:    s.clusterDNS.String(),
+		ClusterDomain: "cluster.local",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)

@@ -31,20 +31,22 @@ func jobPodLogs(t *testing.T, ns, job string, completions int) []string {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // TestIndexedJobTutorial runs both variants of the Indexed Job tutorial:
-// the init container writing into an emptyDir, and the downwardAPI volume.
+// the init container writing into an emptyDir (each worker reverses its
+// word), and the downwardAPI volume (each worker reverses the one-digit
+// index the volume holds, as in the tutorial).
 func TestIndexedJobTutorial(t *testing.T) {
 	needRoot(t)
-	for _, tc := range []struct{ ns, manifest string }{
-		{"e2e-indexed", "indexed-job.yaml"},
-		{"e2e-indexed-downward", "indexed-job-downward.yaml"},
+	for _, tc := range []struct{ ns, manifest, want string }{
+		{"e2e-indexed", "indexed-job.yaml", "oof rab zab xuq zyx"},
+		{"e2e-indexed-downward", "indexed-job-downward.yaml", "0 1 2 3 4"},
 	} {
 		t.Run(tc.manifest, func(t *testing.T) {
 			shared.mustKubectl(t, "create", "namespace", tc.ns)
 			shared.mustKubectl(t, "apply", "-n", tc.ns, "-f", seed(tc.manifest))
 			shared.mustKubectl(t, "wait", "-n", tc.ns, "--for=condition=complete", "--timeout=120s", "job/indexed-job")
 			got := strings.Join(jobPodLogs(t, tc.ns, "indexed-job", 5), " ")
-			if got != "oof rab zab xuq zyx" {
-				t.Fatalf("logs in index order = %q, want %q", got, "oof rab zab xuq zyx")
+			if got != tc.want {
+				t.Fatalf("logs in index order = %q, want %q", got, tc.want)
 			}
 			if _, err := os.Stat("/input"); !os.IsNotExist(err) {
 				t.Fatalf("/input appeared on the host: %v", err)

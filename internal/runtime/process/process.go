@@ -90,7 +90,7 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 		return nil, fmt.Errorf("creating log directory: %w", err)
 	}
 	sp := spec{ID: cfg.ID, Argv: cfg.Argv, Env: cfg.Env, WorkingDir: cfg.WorkingDir, LogPath: cfg.LogPath,
-		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY}
+		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY, Sandbox: cfg.Sandbox}
 	if err := writeJSON(cfg.StateDir, specFile, sp); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
 
 // endOfTransmission is what a terminal sends for Ctrl-D: a reader of the
@@ -211,7 +213,13 @@ func (s *sessions) exec(conn net.Conn, fw *frameWriter, req sessionRequest) (int
 	if len(req.Argv) == 0 || req.Argv[0] == "" {
 		return 0, errors.New("no command specified")
 	}
-	path, err := lookPath(req.Argv[0], s.sp.Env, s.sp.WorkingDir)
+	argv, dir := req.Argv, s.sp.WorkingDir
+	if s.sp.Sandbox != nil && s.sp.Sandbox.Namespaces {
+		// Join the container's namespaces; nsenter resolves the command
+		// and working directory inside its view.
+		argv, dir = sandbox.EnterArgv(s.pgid, "", argv), ""
+	}
+	path, err := lookPath(argv[0], s.sp.Env, dir)
 	if err != nil {
 		return 0, fmt.Errorf("OCI runtime exec failed: exec failed: unable to start container process: %w: unknown", err)
 	}
@@ -219,7 +227,7 @@ func (s *sessions) exec(conn net.Conn, fw *frameWriter, req sessionRequest) (int
 	if env == nil {
 		env = []string{}
 	}
-	cmd := &exec.Cmd{Path: path, Args: req.Argv, Env: env, Dir: s.sp.WorkingDir, WaitDelay: drainTimeout}
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: dir, WaitDelay: drainTimeout}
 	var (
 		input  io.Writer
 		closer io.Closer

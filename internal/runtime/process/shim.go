@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/batchlet/batchlet/internal/runtime/logfile"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
 
 // ShimSubcommand is the hidden first argument with which the runtime
@@ -88,9 +89,27 @@ func runShim(dir string) error {
 	if err != nil {
 		return reportStartError(dir, &st, err.Error())
 	}
+	var setup *sandbox.Setup
+	if sp.Sandbox != nil {
+		if setup, err = wrapSandbox(cmd, *sp.Sandbox); err != nil {
+			stdio.closeAll()
+			return reportStartError(dir, &st, err.Error())
+		}
+	}
 	if err := cmd.Start(); err != nil {
+		if setup != nil {
+			setup.Abort()
+		}
 		stdio.closeAll()
 		return reportStartError(dir, &st, startMessage(err, sp))
+	}
+	if setup != nil {
+		if err := setup.Wait(); err != nil {
+			// The init step exits by itself after reporting.
+			_ = cmd.Wait()
+			stdio.closeAll()
+			return reportStartError(dir, &st, err.Error())
+		}
 	}
 	st.StartedAt = time.Now()
 	stdio.closeChildEnds()
@@ -155,6 +174,11 @@ func buildCommand(sp spec) (*exec.Cmd, error) {
 		argv = []string{"/bin/sh", "-c", pauseScript}
 		path, err = "/bin/sh", nil
 	}
+	if err != nil && sp.Sandbox != nil && sp.Sandbox.Namespaces {
+		// The command may exist only in the sandbox's view (a volume); the
+		// init step resolves it there and reports if it does not.
+		path, err = "", nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: %w", err)
 	}
@@ -190,4 +214,18 @@ func reportStartError(dir string, st *state, msg string) error {
 // logDir makes sure the directory of a log path exists.
 func logDir(path string) error {
 	return os.MkdirAll(filepath.Dir(path), 0o750)
+}
+
+// wrapSandbox routes cmd through the sandbox init step, run by this very
+// binary (the shim binary routes the init subcommand too).
+func wrapSandbox(cmd *exec.Cmd, sp sandbox.Spec) (*sandbox.Setup, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("locating the shim executable for the sandbox init: %w", err)
+	}
+	setup, err := sandbox.Wrap(cmd, sp, []string{exe, sandbox.InitSubcommand})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create the container sandbox: %w", err)
+	}
+	return setup, nil
 }

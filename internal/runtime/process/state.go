@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
 
 // Files in an attempt's state directory.
@@ -29,6 +30,8 @@ type spec struct {
 	Stdin      bool     `json:"stdin,omitempty"`
 	StdinOnce  bool     `json:"stdinOnce,omitempty"`
 	TTY        bool     `json:"tty,omitempty"`
+	// Sandbox, when set, runs the command through the sandbox init step.
+	Sandbox *sandbox.Spec `json:"sandbox,omitempty"`
 }
 
 // state is written by the shim once the container's process runs.

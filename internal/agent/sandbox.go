@@ -1,0 +1,198 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/batchlet/batchlet/internal/dns"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/volumes"
+)
+
+// IsolationMode selects whether containers are isolated.
+type IsolationMode int
+
+const (
+	// IsolationAuto isolates when the agent runs as root on Linux.
+	IsolationAuto IsolationMode = iota
+	// IsolationOn always isolates; containers fail to start without root.
+	IsolationOn
+	// IsolationOff runs containers as plain host processes; pods that
+	// need isolation (volume mounts, limits) fail as unsupported.
+	IsolationOff
+)
+
+func (m IsolationMode) enabled() bool {
+	switch m {
+	case IsolationOn:
+		return true
+	case IsolationOff:
+		return false
+	}
+	return goruntime.GOOS == "linux" && os.Geteuid() == 0
+}
+
+// podSandbox is what the containers of one pod share on this node: its
+// volumes and its /etc files.
+type podSandbox struct {
+	dir      string
+	volPaths map[string]string
+	etc      []sandbox.Mount
+}
+
+// volumeDir and etcDir live in the runtime's sandbox directory, which the
+// pod's cleanup removes.
+func volumeDir(sandboxDir string) string { return filepath.Join(sandboxDir, "volumes") }
+func etcDir(sandboxDir string) string    { return filepath.Join(sandboxDir, "etc") }
+
+// setUpPod materialises a pod's volumes and /etc files. Without isolation
+// a pod that mounts volumes cannot run as written and gets an
+// *sandbox.UnsupportedError.
+func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir string) (*podSandbox, error) {
+	sb := &podSandbox{dir: dir, volPaths: map[string]string{}}
+	if !a.isolate {
+		if f := firstVolumeMount(pod); f != "" {
+			return nil, &sandbox.UnsupportedError{Field: f,
+				Message: "volume mounts need mount namespaces, which this node cannot create (requires running as root on Linux)"}
+		}
+		return sb, nil
+	}
+	vols, err := volumes.SetUp(ctx, pod, volumes.Options{Dir: volumeDir(dir),
+		Source: clientSource{a.client}, Allocatable: a.node.allocatable()})
+	if err != nil {
+		return nil, err
+	}
+	for name, v := range vols {
+		sb.volPaths[name] = v.Path
+	}
+	var resolv []byte
+	if ip := net.ParseIP(a.cfg.ClusterDNS); ip != nil {
+		host, _ := os.ReadFile("/etc/resolv.conf")
+		if resolv, err = dns.ResolvConf(ip.String(), pod.Namespace, a.clusterDomain(), pod, host); err != nil {
+			return nil, fmt.Errorf("rendering resolv.conf: %w", err)
+		}
+	}
+	sb.etc, err = sandbox.WriteEtcFiles(pod, sandbox.EtcFiles{Dir: etcDir(dir), PodIPs: []string{a.nodeIP},
+		ResolvConf: resolv, ClusterDomain: a.clusterDomain()})
+	if err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+func (a *Agent) clusterDomain() string {
+	if a.cfg.ClusterDomain != "" {
+		return a.cfg.ClusterDomain
+	}
+	return sandbox.DefaultClusterDomain
+}
+
+func firstVolumeMount(pod *corev1.Pod) string {
+	for i, c := range pod.Spec.InitContainers {
+		if len(c.VolumeMounts) > 0 {
+			return fmt.Sprintf("spec.initContainers[%d].volumeMounts", i)
+		}
+	}
+	for i, c := range pod.Spec.Containers {
+		if len(c.VolumeMounts) > 0 {
+			return fmt.Sprintf("spec.containers[%d].volumeMounts", i)
+		}
+	}
+	return ""
+}
+
+// containerField is the field path of a container of pod.
+func containerField(pod *corev1.Pod, name string) string {
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return fmt.Sprintf("spec.initContainers[%d]", i)
+		}
+	}
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return fmt.Sprintf("spec.containers[%d]", i)
+		}
+	}
+	return "spec.containers"
+}
+
+// containerSandbox is the isolation of one container attempt, and its
+// cgroup when it has limits. It returns nil without isolation, or an
+// *sandbox.UnsupportedError when the container sets limits that cannot be
+// enforced.
+func (a *Agent) containerSandbox(pod *corev1.Pod, c *corev1.Container, sb *podSandbox, env []string, attempt string) (*sandbox.Spec, *cgroups.Group, error) {
+	res := cgroups.ContainerResources(c)
+	limited := res.MemoryLimit > 0 || res.CPULimitMilli > 0 || res.PidsLimit > 0
+	if !a.isolate {
+		if limited {
+			return nil, nil, a.cgroups.Check(containerField(pod, c.Name), res)
+		}
+		return nil, nil, nil
+	}
+	envMap := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			envMap[k] = v
+		}
+	}
+	mounts, err := sandbox.ContainerMounts(pod, c, sb.volPaths, envMap)
+	if err != nil {
+		return nil, nil, err
+	}
+	scratch := filepath.Join(sb.dir, "scratch", c.Name+"-"+attempt)
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating container scratch directory: %w", err)
+	}
+	sp := &sandbox.Spec{Namespaces: true, Hostname: sandbox.UTSHostname(pod, a.clusterDomain()),
+		Mounts: append(append([]sandbox.Mount{}, sb.etc...), mounts...), ScratchDir: scratch}
+	if !limited {
+		return sp, nil, nil
+	}
+	if err := a.cgroups.Check(containerField(pod, c.Name), res); err != nil {
+		return nil, nil, err
+	}
+	g, err := a.cgroups.Create(cgroupPath(pod, c.Name, attempt), res)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating cgroup: %w", err)
+	}
+	sp.CgroupProcs = g.ProcsFiles()
+	return sp, g, nil
+}
+
+// cgroupPath names an attempt's group below the agent's parent group.
+func cgroupPath(pod *corev1.Pod, container, attempt string) string {
+	return "pod" + string(pod.UID) + "/" + container + "-" + attempt
+}
+
+// attemptName is the attempt number as used in paths.
+func attemptName(n int) string { return strconv.Itoa(n) }
+
+// isUnsupported reports whether err means the pod cannot run on this node.
+func isUnsupported(err error) (*sandbox.UnsupportedError, bool) {
+	var ue *sandbox.UnsupportedError
+	ok := errors.As(err, &ue)
+	return ue, ok
+}
+
+// clientSource reads volumes' ConfigMaps and Secrets from the API.
+type clientSource struct{ client kubernetes.Interface }
+
+func (s clientSource) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
+	return s.client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (s clientSource) Secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	return s.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+}

@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
+)
+
+// Event reasons of the pod's sandbox, as kubelet names them.
+const (
+	eventFailedMount = "FailedMount"
+	// reasonOOMKilled is the terminated reason of a container the kernel
+	// killed at its memory limit.
+	reasonOOMKilled = "OOMKilled"
+)
+
+// setUpSandbox prepares the pod's volumes and /etc files; it reports
+// whether containers may start. A failure the node can never overcome
+// fails the pod; others are retried, as kubelet retries mounts.
+func (w *podWorker) setUpSandbox(ctx context.Context, pod *corev1.Pod, now time.Time) bool {
+	if now.Before(w.sandboxRetry) {
+		return false
+	}
+	sb, err := w.a.setUpPod(ctx, pod, filepath.Join(w.dir, "sandbox"))
+	if err == nil {
+		w.sb = sb
+		return true
+	}
+	if ue, ok := isUnsupported(err); ok {
+		w.fail(pod, ue)
+		return false
+	}
+	w.sandboxRetry = now.Add(configRetry)
+	w.podEvent(pod, corev1.EventTypeWarning, eventFailedMount, "%v", err)
+	return false
+}
+
+// fail ends the pod because this node cannot honour one of its fields.
+func (w *podWorker) fail(pod *corev1.Pod, ue *sandbox.UnsupportedError) {
+	if w.failReason != "" {
+		return
+	}
+	w.failReason, w.failMessage = ue.Reason(), ue.Error()
+	w.podEvent(pod, corev1.EventTypeWarning, ue.Reason(), "%s", ue.Error())
+	w.notify()
+}
+
+func (w *podWorker) podEvent(pod *corev1.Pod, eventType, reason, format string, args ...any) {
+	if w.a.recorder == nil {
+		return
+	}
+	w.a.recorder.Eventf(pod, eventType, reason, format, args...)
+}
+
+// noteOOM marks an exit caused by the memory limit and releases the
+// attempt's cgroup off the worker's path.
+func (w *podWorker) noteOOM(cs *ctrState, e *runtime.Exit) {
+	g := w.groups[cs]
+	if g == nil {
+		return
+	}
+	delete(w.groups, cs)
+	if n, err := g.OOMKills(); err == nil && n > 0 && e.Reason == "" {
+		e.Reason = reasonOOMKilled
+	}
+	go destroyGroup(g)
+}
+
+func destroyGroup(g *cgroups.Group) {
+	if err := g.Destroy(); err != nil {
+		slog.Warn("removing cgroup", "group", g.Path(), "err", err)
+	}
+}
