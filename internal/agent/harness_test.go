@@ -9,8 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/batchlet/batchlet/internal/pki"
@@ -61,6 +63,7 @@ func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	separateStatus(client)
 	h := &harness{t: t, client: client, clock: clocktesting.NewFakeClock(time.Now()), dir: dir, done: make(chan struct{})}
 	cfg := Config{NodeName: "node1", Client: client, DataDir: dir, ListenAddress: "127.0.0.1:0",
 		NodeIP: "127.0.0.1", Clock: h.clock, ClientCA: pool, Isolation: mode}
@@ -93,6 +96,30 @@ func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509
 	}
 	t.Cleanup(h.stop)
 	return h
+}
+
+// separateStatus makes the fake clientset's pods/status updates behave as
+// the apiserver's: only the status is taken from the request, so a status
+// write racing a metadata change (a deletion timestamp) cannot undo it.
+func separateStatus(client *fake.Clientset) {
+	tracker := client.Tracker()
+	podsGVR := corev1.SchemeGroupVersion.WithResource("pods")
+	client.PrependReactor("update", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if action.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		req := action.(k8stesting.UpdateAction).GetObject().(*corev1.Pod)
+		cur, err := tracker.Get(podsGVR, req.Namespace, req.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		merged := cur.(*corev1.Pod).DeepCopy()
+		merged.Status = *req.Status.DeepCopy()
+		if err := tracker.Update(podsGVR, merged, req.Namespace); err != nil {
+			return true, nil, err
+		}
+		return true, merged, nil
+	})
 }
 
 func (h *harness) stop() {
