@@ -9,6 +9,10 @@ import (
 	"github.com/batchlet/batchlet/internal/bench"
 )
 
+// benchSubcommands are added by the files that define more harnesses
+// (bench_<name>.go), each registering itself in an init function.
+var benchSubcommands []func() *cobra.Command
+
 func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:    "bench",
@@ -54,5 +58,8 @@ func newBenchCommand() *cobra.Command {
 	api.Flags().IntVar(&runs, "runs", 3, "runs per level")
 	api.Flags().BoolVar(&protobuf, "protobuf", false, "use protobuf instead of JSON")
 	cmd.AddCommand(startup, api)
+	for _, sub := range benchSubcommands {
+		cmd.AddCommand(sub())
+	}
 	return cmd
 }
