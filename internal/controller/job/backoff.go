@@ -9,12 +9,12 @@ import (
 )
 
 // Pod failure backoff. The delay before re-creating pods after n
-// consecutive failures is min(10s × 2^(n−1), 10m). The Kubernetes docs
-// (and the tutorials) say the delay is capped at six minutes; upstream
-// code caps it at ten, and that is what is implemented here.
+// consecutive failures is min(10s × 2^(n−1), 6m): the cap the Kubernetes
+// documentation states and users read. Upstream's controller code today
+// caps it at ten minutes (MaxJobPodFailureBackOff); docs/README.md says so.
 const (
 	defaultBackoff = 10 * time.Second
-	maxBackoff     = 10 * time.Minute
+	maxBackoff     = 6 * time.Minute
 )
 
 // backoffRecord tracks consecutive failures since the last success.

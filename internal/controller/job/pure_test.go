@@ -44,7 +44,7 @@ func TestIntervals(t *testing.T) {
 
 func TestBackoffDelay(t *testing.T) {
 	want := []time.Duration{0, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
-		160 * time.Second, 320 * time.Second, 10 * time.Minute, 10 * time.Minute}
+		160 * time.Second, 320 * time.Second, 6 * time.Minute, 6 * time.Minute}
 	for n, w := range want {
 		if got := backoffDelay(int32(n)); got != w {
 			t.Errorf("delay(%d) = %v, want %v", n, got, w)
