@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -165,6 +166,11 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 		select {
 		case <-agentReady:
 			s.readyOnce.Do(func() { close(s.ready) })
+			// Start-up leaves a heap several times what the idle server
+			// keeps alive (OpenAPI documents are built, caches are
+			// listed); hand the garbage back now instead of holding it
+			// until the scavenger gets to it.
+			debug.FreeOSMemory()
 		case <-runCtx.Done():
 		}
 	}()

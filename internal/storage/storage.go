@@ -149,3 +149,11 @@ func IsNotFound(err error) bool { return HasCode(err, ErrCodeKeyNotFound) }
 func IsExists(err error) bool   { return HasCode(err, ErrCodeKeyExists) }
 func IsConflict(err error) bool { return HasCode(err, ErrCodeConflict) }
 func IsExpired(err error) bool  { return HasCode(err, ErrCodeExpired) }
+
+// LocalGetter is implemented by stores that can read a key from the
+// serving member's applied state without a quorum round. The value may
+// trail writes still in flight elsewhere in the cluster; it suits checks
+// that upstream answers from informer caches.
+type LocalGetter interface {
+	GetLocal(ctx context.Context, key string) (runtime.Object, error)
+}

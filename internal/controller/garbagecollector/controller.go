@@ -29,7 +29,12 @@ type Controller struct {
 	mapper   meta.RESTMapper
 	clk      clock.WithTicker
 
-	// Resources are the candidates to watch; set before Run to change.
+	// Discovery lists the served resources; every one that supports
+	// delete, list and watch is watched, as upstream. It defaults to the
+	// client's discovery.
+	Discovery ResourceDiscoverer
+	// Resources, when set before Run, replaces discovery with a fixed
+	// list of candidates resolved through the mapper.
 	Resources []schema.GroupResource
 
 	graph *graph
@@ -45,17 +50,20 @@ func NewController(client kubernetes.Interface, metadataClient metadata.Interfac
 	if metadataClient == nil || mapper == nil || clk == nil {
 		return nil, fmt.Errorf("garbage collector: metadata client, REST mapper and clock are required")
 	}
-	return &Controller{
-		client:    client,
-		metadata:  metadataClient,
-		mapper:    mapper,
-		clk:       clk,
-		Resources: DefaultResources,
-		graph:     newGraph(),
+	c := &Controller{
+		client:   client,
+		metadata: metadataClient,
+		mapper:   mapper,
+		clk:      clk,
+		graph:    newGraph(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[objectKey](5*time.Millisecond, time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[objectKey]{Name: "garbage_collector_attempt_to_delete", Clock: clk}),
-	}, nil
+	}
+	if client != nil {
+		c.Discovery = client.Discovery()
+	}
+	return c, nil
 }
 
 // Run watches the served resources, waits for every cache and processes
@@ -67,8 +75,8 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 	var served []servedResource
 	// The mapper may not know the resources until the API is up.
-	_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
-		served = resolveResources(c.mapper, c.Resources)
+	_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		served = c.servedResources(ctx)
 		if len(served) == 0 {
 			if r, ok := c.mapper.(meta.ResettableRESTMapper); ok {
 				r.Reset()
@@ -101,6 +109,19 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		go wait.UntilWithContext(ctx, c.worker, time.Second)
 	}
 	<-ctx.Done()
+}
+
+// servedResources is what to watch: the fixed candidates if set, else
+// what discovery serves.
+func (c *Controller) servedResources(ctx context.Context) []servedResource {
+	if c.Resources != nil || c.Discovery == nil {
+		return resolveResources(c.mapper, c.Resources)
+	}
+	served, err := discoverResources(c.Discovery)
+	if err != nil {
+		utilruntime.HandleErrorWithContext(ctx, err, "discovering resources to watch")
+	}
+	return served
 }
 
 func (c *Controller) worker(ctx context.Context) {

@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 )
 
@@ -98,12 +99,9 @@ func Start(ctx context.Context, cfg Config) (*Etcd, error) {
 	for _, l := range server.Clients {
 		endpoints = append(endpoints, "http://"+l.Addr().String())
 	}
-	client, err := NewClient(endpoints, nil)
-	if err != nil {
-		logLevel.SetLevel(zap.FatalLevel)
-		server.Close()
-		return nil, err
-	}
+	// The server's own process talks to it by direct calls: no gRPC
+	// encoding, no loopback sockets. Endpoints stay served for others.
+	client := v3client.New(server.Server)
 	return &Etcd{server: server, client: client, endpoints: endpoints, logLevel: logLevel}, nil
 }
 

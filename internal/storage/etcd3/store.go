@@ -120,3 +120,17 @@ func checkKey(key string) error {
 func notFound(key string) error {
 	return storage.NewError(storage.ErrCodeKeyNotFound, key, "key not found")
 }
+
+var _ storage.LocalGetter = (*store)(nil)
+
+// GetLocal is Get without a quorum read.
+func (s *store) GetLocal(ctx context.Context, key string) (runtime.Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	cur, err := s.readLocal(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return cur.obj, nil
+}

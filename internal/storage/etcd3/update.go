@@ -19,7 +19,30 @@ type current struct {
 }
 
 func (s *store) readCurrent(ctx context.Context, key string) (*current, error) {
-	resp, err := s.client.Get(ctx, key)
+	return s.read(ctx, key)
+}
+
+// readLocal reads key from the member's applied state without a quorum
+// round. Writes start from it: their compare-and-swap on the mod revision
+// catches a stale read, and the failed txn returns the current value.
+func (s *store) readLocal(ctx context.Context, key string) (*current, error) {
+	return s.read(ctx, key, clientv3.WithSerializable())
+}
+
+// readForWrite starts a write from the local read, falling back to a
+// quorum read when the key is missing locally. confirmed tells whether
+// the value returned is known to be current.
+func (s *store) readForWrite(ctx context.Context, key string) (cur *current, confirmed bool, err error) {
+	cur, err = s.readLocal(ctx, key)
+	if storage.IsNotFound(err) {
+		cur, err = s.readCurrent(ctx, key)
+		return cur, true, err
+	}
+	return cur, false, err
+}
+
+func (s *store) read(ctx context.Context, key string, opts ...clientv3.OpOption) (*current, error) {
+	resp, err := s.client.Get(ctx, key, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", key, err)
 	}
@@ -43,23 +66,39 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	cur, err := s.readCurrent(ctx, key)
+	cur, confirmed, err := s.readForWrite(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	for {
-		if err := checkPreconditions(key, preconditions, cur.obj); err != nil {
-			return nil, err
+		err := checkPreconditions(key, preconditions, cur.obj)
+		var updated runtime.Object
+		if err == nil {
+			updated, err = tryUpdate(cur.obj.DeepCopyObject())
 		}
-		updated, err := tryUpdate(cur.obj.DeepCopyObject())
 		if err != nil {
-			return nil, err
+			// A refusal is only final when judged on the current value.
+			if confirmed {
+				return nil, err
+			}
+			if cur, err = s.readCurrent(ctx, key); err != nil {
+				return nil, err
+			}
+			confirmed = true
+			continue
 		}
 		data, out, err := s.codec.encode(updated)
 		if err != nil {
 			return nil, fmt.Errorf("updating %s: %w", key, err)
 		}
 		if bytes.Equal(data, cur.data) {
+			if !confirmed {
+				if cur, err = s.readCurrent(ctx, key); err != nil {
+					return nil, err
+				}
+				confirmed = true
+				continue
+			}
 			return cur.obj, nil
 		}
 		resp, err := s.client.Txn(ctx).
@@ -81,6 +120,7 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 		if err != nil {
 			return nil, err
 		}
+		confirmed = true
 	}
 }
 
@@ -88,18 +128,24 @@ func (s *store) Delete(ctx context.Context, key string, preconditions *storage.P
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	cur, err := s.readCurrent(ctx, key)
+	cur, confirmed, err := s.readForWrite(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	for {
-		if err := checkPreconditions(key, preconditions, cur.obj); err != nil {
-			return nil, err
+		err := checkPreconditions(key, preconditions, cur.obj)
+		if err == nil && validate != nil {
+			err = validate(cur.obj.DeepCopyObject())
 		}
-		if validate != nil {
-			if err := validate(cur.obj.DeepCopyObject()); err != nil {
+		if err != nil {
+			if confirmed {
 				return nil, err
 			}
+			if cur, err = s.readCurrent(ctx, key); err != nil {
+				return nil, err
+			}
+			confirmed = true
+			continue
 		}
 		resp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.rev)).
@@ -119,6 +165,7 @@ func (s *store) Delete(ctx context.Context, key string, preconditions *storage.P
 		if err != nil {
 			return nil, err
 		}
+		confirmed = true
 	}
 }
 
