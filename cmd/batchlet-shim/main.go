@@ -10,19 +10,19 @@ import (
 	"os"
 
 	"github.com/batchlet/batchlet/internal/runtime/process"
-	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintf(os.Stderr, "usage: %s %s|%s ...\n", os.Args[0], process.ShimSubcommand, sandbox.InitSubcommand)
+		fmt.Fprintf(os.Stderr, "usage: %s %s|%s ...\n", os.Args[0], process.ShimSubcommand, isolate.InitSubcommand)
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case process.ShimSubcommand:
 		os.Exit(process.ShimMain(os.Args[2:]))
-	case sandbox.InitSubcommand:
-		os.Exit(sandbox.InitMain(os.Args[2:]))
+	case isolate.InitSubcommand:
+		os.Exit(isolate.InitMain(os.Args[2:]))
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown subcommand %q\n", os.Args[0], os.Args[1])
 		os.Exit(2)

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 // SandboxConfig describes the pod-level environment containers share.
@@ -44,7 +44,7 @@ type ContainerConfig struct {
 	TTY       bool
 	// Sandbox isolates the container (namespaces, mounts, cgroups); nil
 	// runs it as a plain host process.
-	Sandbox *sandbox.Spec
+	Sandbox *isolate.Spec
 }
 
 // Exit describes how a container attempt ended.

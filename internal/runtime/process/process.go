@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 // Options configure the runtime.
@@ -26,6 +27,12 @@ type Options struct {
 	// ShimCommand is the argv prefix that runs ShimMain; the state
 	// directory is appended. Default: this executable and ShimSubcommand.
 	ShimCommand []string
+	// Standby is how many shims of each kind are kept started ahead of
+	// need (see standby.go); 0 means the default, negative none.
+	Standby int
+	// StandbyIdle is how long an unused standby shim is kept; 0 means the
+	// default.
+	StandbyIdle time.Duration
 }
 
 // ShimBinary is the name of the optional dedicated shim binary, looked for
@@ -35,6 +42,7 @@ const ShimBinary = "batchlet-shim"
 // Runtime runs containers as host processes.
 type Runtime struct {
 	shim []string
+	pool *shimPool
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -54,7 +62,21 @@ func New(opts Options) (*Runtime, error) {
 			shim = []string{small, ShimSubcommand}
 		}
 	}
-	return &Runtime{shim: shim}, nil
+	size, idle := opts.Standby, opts.StandbyIdle
+	if size == 0 {
+		size = defaultStandby
+	}
+	if idle <= 0 {
+		idle = defaultStandbyIdle
+	}
+	return &Runtime{shim: shim, pool: newShimPool(shim, size, idle)}, nil
+}
+
+// Close lets the standby shims go; running containers are not affected.
+// The runtime stays usable and starts each later shim on demand.
+func (r *Runtime) Close() error {
+	r.pool.close()
+	return nil
 }
 
 // PrepareSandbox creates the sandbox directory; host processes share the
@@ -82,7 +104,15 @@ func (r *Runtime) RemoveSandbox(_ context.Context, cfg runtime.SandboxConfig) er
 
 // Start launches the shim for one attempt and returns once the container's
 // process runs (or failed to start, as a *runtime.StartError).
+//
+// A sandbox this node cannot provide is refused up front with the
+// *isolate.UnsupportedError, so that the pod fails with its reason.
 func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime.Container, error) {
+	if cfg.Sandbox != nil {
+		if err := isolate.Validate(*cfg.Sandbox); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating container state directory: %w", err)
 	}
@@ -94,7 +124,34 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 	if err := writeJSON(cfg.StateDir, specFile, sp); err != nil {
 		return nil, err
 	}
-	shimLog, err := os.OpenFile(filepath.Join(cfg.StateDir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	exited, err := r.launch(cfg.StateDir, containerKind(sp))
+	if err != nil {
+		return nil, err
+	}
+	var st state
+	if err := readJSON(cfg.StateDir, stateFile, &st); err != nil {
+		<-exited
+		return nil, fmt.Errorf("shim did not start the container: %w", err)
+	}
+	if st.StartError != "" {
+		return nil, &runtime.StartError{Message: st.StartError}
+	}
+	c := newContainer(cfg.StateDir, st)
+	go func() {
+		<-exited
+		c.finish()
+	}()
+	return c, nil
+}
+
+// launch has a shim take the attempt in stateDir, a standby one when
+// available, and returns once the container runs or failed to start. The
+// returned channel is closed once the shim has been reaped.
+func (r *Runtime) launch(stateDir, kind string) (<-chan struct{}, error) {
+	if w := r.pool.take(kind); w != nil && w.handOff(stateDir) {
+		return w.exited, nil
+	}
+	shimLog, err := os.OpenFile(filepath.Join(stateDir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("opening shim log: %w", err)
 	}
@@ -104,7 +161,7 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 		return nil, fmt.Errorf("creating shim pipe: %w", err)
 	}
 	defer readyR.Close()
-	cmd := exec.Command(r.shim[0], append(append([]string{}, r.shim[1:]...), cfg.StateDir)...)
+	cmd := exec.Command(r.shim[0], append(append([]string{}, r.shim[1:]...), stateDir)...)
 	cmd.Env = []string{}
 	cmd.Stdout, cmd.Stderr = shimLog, shimLog
 	cmd.ExtraFiles = []*os.File{readyW}
@@ -114,25 +171,14 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 	if err != nil {
 		return nil, fmt.Errorf("starting shim: %w", err)
 	}
-	// The shim closes its end once the container runs or failed to start.
-	_, _ = io.Copy(io.Discard, readyR)
-
-	var st state
-	if err := readJSON(cfg.StateDir, stateFile, &st); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("shim did not start the container: %w", err)
-	}
-	if st.StartError != "" {
-		go func() { _ = cmd.Wait() }()
-		return nil, &runtime.StartError{Message: st.StartError}
-	}
-	c := newContainer(cfg.StateDir, st)
+	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		c.finish()
+		close(exited)
 	}()
-	return c, nil
+	// The shim closes its end once the container runs or failed to start.
+	_, _ = io.Copy(io.Discard, readyR)
+	return exited, nil
 }
 
 // Adopt re-attaches to an attempt started by an earlier agent process.

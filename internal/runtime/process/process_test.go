@@ -13,15 +13,15 @@ import (
 
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/logfile"
-	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == ShimSubcommand {
 		os.Exit(ShimMain(os.Args[2:]))
 	}
-	if len(os.Args) > 1 && os.Args[1] == sandbox.InitSubcommand {
-		os.Exit(sandbox.InitMain(os.Args[2:]))
+	if len(os.Args) > 1 && os.Args[1] == isolate.InitSubcommand {
+		os.Exit(isolate.InitMain(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 // endOfTransmission is what a terminal sends for Ctrl-D: a reader of the
@@ -217,7 +217,7 @@ func (s *sessions) exec(conn net.Conn, fw *frameWriter, req sessionRequest) (int
 	if s.sp.Sandbox != nil && s.sp.Sandbox.Namespaces {
 		// Join the container's namespaces; nsenter resolves the command
 		// and working directory inside its view.
-		argv, dir = sandbox.EnterArgv(s.pgid, "", argv), ""
+		argv, dir = isolate.EnterArgv(s.pgid, "", argv), ""
 	}
 	path, err := lookPath(argv[0], s.sp.Env, dir)
 	if err != nil {

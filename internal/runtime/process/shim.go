@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/batchlet/batchlet/internal/runtime/logfile"
-	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 // ShimSubcommand is the hidden first argument with which the runtime
@@ -40,14 +42,39 @@ func ShimMain(args []string) int {
 	if len(args) == 1 && args[0] == "pause" {
 		return pause()
 	}
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: runtime-shim STATE_DIR")
+	standby := len(args) == 2 && args[0] == standbyArg
+	if len(args) != 1 && !standby {
+		fmt.Fprintln(os.Stderr, "usage: runtime-shim STATE_DIR | runtime-shim "+standbyArg+" KIND")
 		return 2
 	}
 	// Stay alive through terminal and termination signals aimed at the
 	// agent; handled (not ignored) signals reset to default in the child.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
-	if err := runShim(args[0]); err != nil {
+	// Each descriptor gets exactly one *os.File: a second one would close
+	// it (or whatever reuses its number) when collected.
+	var dir string
+	var ready *os.File
+	var pending *isolate.Pending
+	if !standby {
+		dir, ready = args[0], os.NewFile(3, "ready")
+	} else {
+		// Neither pipe may leak into the init step or the container.
+		syscall.CloseOnExec(3)
+		syscall.CloseOnExec(4)
+		// The init step of a sandboxed container starts now, while no
+		// container waits for it.
+		pending = prestart(args[1])
+		var ok bool
+		if dir, ok = awaitContainer(os.NewFile(3, "control")); !ok {
+			if pending != nil {
+				pending.Release()
+			}
+			return 0
+		}
+		ready = os.NewFile(4, "ready")
+		redirectOutput(filepath.Join(dir, "shim.log"))
+	}
+	if err := runShim(dir, ready, pending); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -61,10 +88,43 @@ func pause() int {
 	return 0
 }
 
-func runShim(dir string) error {
-	ready := os.NewFile(3, "ready")
+// prestart starts the sandbox init step a standby shim of kind prepares,
+// or returns nil when its containers need none or it cannot be started
+// (the container then starts the usual way and reports what fails).
+func prestart(kind string) *isolate.Pending {
+	if kind != kindInit && kind != kindNamespace {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	p, err := isolate.Prestart([]string{exe, isolate.InitSubcommand}, kind == kindNamespace)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// redirectOutput sends the shim's own stdout and stderr to path.
+func redirectOutput(path string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = unix.Dup3(int(f.Fd()), 1, 0)
+	_ = unix.Dup3(int(f.Fd()), 2, 0)
+}
+
+func runShim(dir string, ready *os.File, pending *isolate.Pending) error {
+	defer func() {
+		if pending != nil {
+			pending.Release()
+		}
+	}()
 	if ready != nil {
-		syscall.CloseOnExec(3)
+		syscall.CloseOnExec(int(ready.Fd()))
 		defer ready.Close()
 	}
 	var sp spec
@@ -89,31 +149,15 @@ func runShim(dir string) error {
 	if err != nil {
 		return reportStartError(dir, &st, err.Error())
 	}
-	var setup *sandbox.Setup
-	if sp.Sandbox != nil {
-		if setup, err = wrapSandbox(cmd, *sp.Sandbox); err != nil {
-			stdio.closeAll()
-			return reportStartError(dir, &st, err.Error())
-		}
-	}
-	if err := cmd.Start(); err != nil {
-		if setup != nil {
-			setup.Abort()
-		}
+	proc, err := startContainer(cmd, sp, pending)
+	pending = nil
+	if err != nil {
 		stdio.closeAll()
-		return reportStartError(dir, &st, startMessage(err, sp))
-	}
-	if setup != nil {
-		if err := setup.Wait(); err != nil {
-			// The init step exits by itself after reporting.
-			_ = cmd.Wait()
-			stdio.closeAll()
-			return reportStartError(dir, &st, err.Error())
-		}
+		return reportStartError(dir, &st, err.Error())
 	}
 	st.StartedAt = time.Now()
 	stdio.closeChildEnds()
-	st.ChildPID = cmd.Process.Pid
+	st.ChildPID = proc.Pid
 	sess.pgid, sess.joinable = st.ChildPID, !sp.TTY
 	lw := logfile.NewWriter(logFile, nil)
 	var copies sync.WaitGroup
@@ -138,7 +182,7 @@ func runShim(dir string) error {
 		ready.Close()
 	}
 
-	waitErr := cmd.Wait()
+	ps, waitErr := proc.Wait()
 	finished := time.Now()
 	// The container ends with its main process: whatever it left behind in
 	// its process group goes with it.
@@ -148,7 +192,7 @@ func runShim(dir string) error {
 	stdio.closeAll()
 	sess.finish()
 	rec := exitRecord{FinishedAt: finished}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+	if ws, ok := waitStatus(ps); ok {
 		switch {
 		case ws.Signaled():
 			rec.Signal = int32(ws.Signal())
@@ -160,6 +204,53 @@ func runShim(dir string) error {
 		rec.ExitCode, rec.Reason, rec.Message = 137, "ContainerStatusUnknown", waitErr.Error()
 	}
 	return writeJSON(dir, exitFile, rec)
+}
+
+// startContainer starts cmd, through the sandbox init step when sp asks
+// for a sandbox: pending when it suits, else a fresh one. It returns once
+// the container's command runs, with its process to wait for.
+func startContainer(cmd *exec.Cmd, sp spec, pending *isolate.Pending) (*os.Process, error) {
+	if pending != nil && (sp.Sandbox == nil || pending.Namespaces() != sp.Sandbox.Namespaces) {
+		pending.Release()
+		pending = nil
+	}
+	if sp.Sandbox == nil {
+		if err := cmd.Start(); err != nil {
+			return nil, errors.New(startMessage(err, sp))
+		}
+		return cmd.Process, nil
+	}
+	if pending != nil {
+		proc, err := pending.Run(cmd, *sp.Sandbox)
+		if err != nil {
+			_, _ = proc.Wait()
+			return nil, err
+		}
+		return proc, nil
+	}
+	setup, err := wrapSandbox(cmd, *sp.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		setup.Abort()
+		return nil, errors.New(startMessage(err, sp))
+	}
+	if err := setup.Wait(); err != nil {
+		// The init step exits by itself after reporting.
+		_, _ = cmd.Process.Wait()
+		return nil, err
+	}
+	return cmd.Process, nil
+}
+
+// waitStatus is how a reaped process ended.
+func waitStatus(ps *os.ProcessState) (syscall.WaitStatus, bool) {
+	if ps == nil {
+		return 0, false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ws, ok
 }
 
 func buildCommand(sp spec) (*exec.Cmd, error) {
@@ -218,12 +309,12 @@ func logDir(path string) error {
 
 // wrapSandbox routes cmd through the sandbox init step, run by this very
 // binary (the shim binary routes the init subcommand too).
-func wrapSandbox(cmd *exec.Cmd, sp sandbox.Spec) (*sandbox.Setup, error) {
+func wrapSandbox(cmd *exec.Cmd, sp isolate.Spec) (*isolate.Setup, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("locating the shim executable for the sandbox init: %w", err)
 	}
-	setup, err := sandbox.Wrap(cmd, sp, []string{exe, sandbox.InitSubcommand})
+	setup, err := isolate.Wrap(cmd, sp, []string{exe, isolate.InitSubcommand})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the container sandbox: %w", err)
 	}

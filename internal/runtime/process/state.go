@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/batchlet/batchlet/internal/runtime"
-	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 // Files in an attempt's state directory.
@@ -31,7 +31,7 @@ type spec struct {
 	StdinOnce  bool     `json:"stdinOnce,omitempty"`
 	TTY        bool     `json:"tty,omitempty"`
 	// Sandbox, when set, runs the command through the sandbox init step.
-	Sandbox *sandbox.Spec `json:"sandbox,omitempty"`
+	Sandbox *isolate.Spec `json:"sandbox,omitempty"`
 }
 
 // state is written by the shim once the container's process runs.

@@ -1,4 +1,4 @@
-package sandbox
+package isolate
 
 import (
 	"errors"
@@ -101,8 +101,8 @@ func TestTwoSandboxesHaveDifferentInputs(t *testing.T) {
 func TestReadOnlyAndSubPathAndFiles(t *testing.T) {
 	requireNamespaces(t)
 	ro, vol := t.TempDir(), t.TempDir()
-	sub, err := subPathSource(vol, "nested/dir")
-	if err != nil {
+	sub := filepath.Join(vol, "nested", "dir")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(sub, "f"), []byte("in-sub"), 0o644); err != nil {

@@ -1,4 +1,4 @@
-package sandbox
+package isolate
 
 import (
 	"encoding/json"
@@ -18,6 +18,9 @@ import (
 // spec and status descriptors Wrap passed. It only returns on failure,
 // after reporting the error to the parent.
 func InitMain(args []string) int {
+	if len(args) == 2 && args[0] == pendingArg {
+		return pendingMain(args[1])
+	}
 	if len(args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: "+InitSubcommand+" SPEC_FD STATUS_FD")
 		return 2
@@ -54,6 +57,12 @@ func runInit(specFile *os.File) error {
 	if err := json.Unmarshal(data, &sp); err != nil {
 		return fmt.Errorf("sandbox: decoding spec: %w", err)
 	}
+	return execContainer(sp)
+}
+
+// execContainer joins the cgroups, builds the sandbox and execs the
+// container's command; it only returns with an error.
+func execContainer(sp initSpec) error {
 	if len(sp.Args) == 0 {
 		return errors.New("sandbox: no command")
 	}

@@ -1,4 +1,4 @@
-// Package sandbox isolates one container of a pod on the host: a private
+// Package isolate isolates one container of a pod on the host: a private
 // mount namespace over the host filesystem with the pod's volumes bound at
 // their mountPaths, the pod's hostname in a UTS namespace, and a PID
 // namespace in which the container's process is PID 1.
@@ -9,9 +9,11 @@
 // execs the container's command in place, so the command itself becomes
 // PID 1 and its exit status reaches the parent unchanged.
 //
-// Sub-packages: volumes materialises a pod's volumes, cgroups enforces its
-// resource limits.
-package sandbox
+// It depends on nothing beyond the standard library and x/sys, because it
+// runs in every container's shim and init step, whose start-up cost each
+// container pays; package sandbox re-exports it next to the parts that
+// work on Kubernetes objects.
+package isolate
 
 // InitSubcommand is the hidden first argument with which the binary is
 // re-executed as a container's init; main must hand the remaining
@@ -55,4 +57,6 @@ type initSpec struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
 	Dir  string   `json:"dir,omitempty"`
+	// Terminal makes stdin the controlling terminal (pending init only).
+	Terminal bool `json:"terminal,omitempty"`
 }

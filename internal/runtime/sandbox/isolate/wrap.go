@@ -1,4 +1,4 @@
-package sandbox
+package isolate
 
 import (
 	"encoding/json"
@@ -128,3 +128,7 @@ func (s *Setup) closeChildEnds() {
 	}
 	s.childEnds = nil
 }
+
+// Validate reports whether sp can be honoured by this process: an
+// *UnsupportedError when it asks for what needs privileges it lacks.
+func Validate(sp Spec) error { return validate(sp) }

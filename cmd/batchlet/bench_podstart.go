@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/batchlet/batchlet/internal/bench"
+	"github.com/batchlet/batchlet/internal/runtime/process"
+)
+
+func init() { benchSubcommands = append(benchSubcommands, newBenchPodStartCommand) }
+
+func newBenchPodStartCommand() *cobra.Command {
+	var count int
+	var modes []string
+	var shim string
+	var standby int
+	cmd := &cobra.Command{
+		Use:   "podstart",
+		Short: "Container start latency of the process runtime at each level of isolation",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts := bench.PodStartOptions{Count: count, Standby: standby}
+			if shim != "" {
+				abs, err := filepath.Abs(shim)
+				if err != nil {
+					return err
+				}
+				opts.ShimCommand = []string{abs, process.ShimSubcommand}
+			}
+			for _, name := range modes {
+				m, ok := podStartMode(name)
+				if !ok {
+					return fmt.Errorf("unknown mode %q", name)
+				}
+				opts.Modes = append(opts.Modes, m)
+			}
+			_, err := bench.PodStart(cmd.Context(), cmd.OutOrStdout(), opts)
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&count, "count", 200, "containers started per mode")
+	cmd.Flags().IntVar(&standby, "standby", 0, "standby shims per kind (0: the runtime's default, negative: none)")
+	cmd.Flags().StringSliceVar(&modes, "modes", nil, "modes to measure (default: all)")
+	cmd.Flags().StringVar(&shim, "shim", "", "shim binary to use (default: "+process.ShimBinary+" next to this binary, else this binary)")
+	return cmd
+}
+
+func podStartMode(name string) (bench.PodStartMode, bool) {
+	for _, m := range bench.PodStartModes {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return bench.PodStartMode{}, false
+}

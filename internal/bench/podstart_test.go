@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batchlet/batchlet/internal/runtime/process"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+)
+
+// TestMain routes the process runtime's shim and sandbox init, which
+// re-execute the test binary, as the batchlet binary routes them.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case process.ShimSubcommand:
+			os.Exit(process.ShimMain(os.Args[2:]))
+		case sandbox.InitSubcommand:
+			os.Exit(sandbox.InitMain(os.Args[2:]))
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func TestPodStartMeasuresEveryMode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	const count = 3
+	results, err := PodStart(ctx, &out, PodStartOptions{Count: count, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("PodStart: %v\n%s", err, out.String())
+	}
+	if len(results) != len(PodStartModes) {
+		t.Fatalf("got %d results, want one per mode (%d)", len(results), len(PodStartModes))
+	}
+	for i, r := range results {
+		if r.Mode != PodStartModes[i].Name {
+			t.Errorf("result %d is for mode %q, want %q", i, r.Mode, PodStartModes[i].Name)
+		}
+		if r.Skipped != "" {
+			if r.Mode == "plain" {
+				t.Errorf("plain mode skipped: %s", r.Skipped)
+			}
+			continue
+		}
+		if len(r.Total) != count || len(r.Start) != count {
+			t.Errorf("mode %s: %d totals and %d starts, want %d each", r.Mode, len(r.Total), len(r.Start), count)
+		}
+		for j := range r.Total {
+			if r.Start[j] <= 0 || r.Start[j] > r.Total[j] {
+				t.Errorf("mode %s: start %v not within total %v", r.Mode, r.Start[j], r.Total[j])
+			}
+		}
+		if !strings.Contains(out.String(), r.Mode+" ") {
+			t.Errorf("report lacks mode %s:\n%s", r.Mode, out.String())
+		}
+	}
+}
