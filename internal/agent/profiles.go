@@ -23,6 +23,11 @@ type Profile struct {
 	Args    []string          `json:"args,omitempty"`
 	Path    []string          `json:"path,omitempty"`
 	Env     map[string]string `json:"env,omitempty"`
+	// Requires lists the host programs the profile's command needs (names
+	// looked up on Path and the default PATH, or absolute paths). A
+	// container that would run the profile's command without them fails
+	// with CreateContainerConfigError naming the missing program.
+	Requires []string `json:"requires,omitempty"`
 }
 
 // profilesFile is the format of the user's profiles file (YAML or JSON).
@@ -66,6 +71,8 @@ func loadProfiles(file, dataDir string) (*profileTable, error) {
 		Profile{Image: "bash", Args: []string{"bash"}},
 		Profile{Image: "perl", Args: []string{"perl"}},
 		Profile{Image: "python", Args: []string{"python3"}},
+		redisProfile(filepath.Join(dataDir, "profiles", "redis")),
+		rabbitmqProfile(filepath.Join(dataDir, "profiles", "rabbitmq")),
 	)
 	return t, nil
 }
@@ -130,7 +137,7 @@ func busyboxApplets(dir string) (string, error) {
 	return dir, nil
 }
 
-// argv resolves a container's command line as a container runtime does
+// resolveArgv resolves a container's command line as a container runtime does
 // with an image's entrypoint and default arguments.
 func resolveArgv(command, args []string, p Profile, hasProfile bool, image, name string) ([]string, error) {
 	switch {
@@ -140,6 +147,12 @@ func resolveArgv(command, args []string, p Profile, hasProfile bool, image, name
 		return nil, fmt.Errorf("container %q has no command and image %q has no image profile on this node: "+
 			"set command in the pod spec, or add a profile for the image (image pattern, command, args, path, env) "+
 			"to the agent's image profiles file", name, image)
+	}
+	if prog, ok := missingProgram(p); !ok {
+		return nil, fmt.Errorf("container %q: image %q runs %s on this node, which is not installed: "+
+			"install it on the node or set command in the pod spec", name, image, prog)
+	}
+	switch {
 	case len(args) > 0:
 		return append(append([]string{}, p.Command...), args...), nil
 	default:
@@ -148,5 +161,120 @@ func resolveArgv(command, args []string, p Profile, hasProfile bool, image, name
 			return nil, fmt.Errorf("container %q has no command and the profile for image %q defines none", name, image)
 		}
 		return argv, nil
+	}
+}
+
+// missingProgram reports the first of p.Requires not found on the host.
+func missingProgram(p Profile) (string, bool) {
+	dirs := append(append([]string{}, p.Path...), filepath.SplitList(defaultPath)...)
+	for _, prog := range p.Requires {
+		if !hostHasProgram(prog, dirs) {
+			return prog, false
+		}
+	}
+	return "", true
+}
+
+func hostHasProgram(prog string, dirs []string) bool {
+	if strings.ContainsRune(prog, '/') {
+		return isExecutable(prog)
+	}
+	for _, d := range dirs {
+		if isExecutable(filepath.Join(d, prog)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isExecutable(file string) bool {
+	fi, err := os.Stat(file)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// The server profiles run their program under a small sh supervisor: it
+// makes a directory of its own under stateBase for the server's files,
+// forwards SIGTERM and SIGINT to the server, and removes the directory when
+// the server exits, so nothing is shared between pods or left behind. $1 is
+// stateBase; the rest is the container's arguments (the image's default
+// command unless the pod gives args).
+const (
+	superviseStart = `mkdir -p "$base" || exit 1
+dir=$(mktemp -d "$base/c.XXXXXXXX") || exit 1
+pid=
+helper=
+on_signal() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; }
+trap on_signal TERM INT
+`
+	superviseWait = `pid=$!
+while :; do
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 127 ] && break
+	kill -0 "$pid" 2>/dev/null || break
+done
+[ -n "$helper" ] && kill -TERM "$helper" 2>/dev/null
+rm -rf "$dir"
+exit "$rc"
+`
+	// As the redis image's entrypoint: leading options or a config file
+	// mean redis-server; any other command runs as given. The server
+	// serves on 6379 on every address, without protected mode or
+	// persistence, its working directory private; the pod's own arguments
+	// come last and so win.
+	redisScript = `base=$1; shift
+case "${1:-}" in -*|*.conf) set -- redis-server "$@" ;; esac
+if [ "${1:-}" != redis-server ]; then exec "$@"; fi
+shift
+` + superviseStart + `case "${1:-}" in
+*.conf) conf=$1; shift ;;
+*) conf= ;;
+esac
+set -- --port 6379 --protected-mode no --save "" --appendonly no --dir "$dir" "$@"
+if [ -n "$conf" ]; then set -- "$conf" "$@"; fi
+redis-server "$@" &
+` + superviseWait
+
+	// As the rabbitmq image: rabbitmq-server in the foreground, logging to
+	// stdout, with guest allowed from other hosts. Its database, logs and
+	// Erlang cookie (in HOME) live in the private directory and the node
+	// name is unique; RABBITMQ_* variables the pod sets win. The Erlang port
+	// mapper is started here when none runs, so that it ends with the pod.
+	rabbitmqScript = `base=$1; shift
+if [ "${1:-}" != rabbitmq-server ]; then exec "$@"; fi
+shift
+` + superviseStart + `export HOME="$dir"
+export RABBITMQ_MNESIA_BASE="${RABBITMQ_MNESIA_BASE:-$dir/mnesia}"
+export RABBITMQ_LOG_BASE="${RABBITMQ_LOG_BASE:-$dir/log}"
+export RABBITMQ_LOGS="${RABBITMQ_LOGS:--}"
+export RABBITMQ_NODENAME="${RABBITMQ_NODENAME:-rabbit-${dir##*.}@localhost}"
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:--rabbit loopback_users []}"
+if ! epmd -names >/dev/null 2>&1; then
+	epmd &
+	helper=$!
+	n=0
+	until epmd -names >/dev/null 2>&1 || [ "$n" -ge 50 ]; do sleep 0.1; n=$((n + 1)); done
+fi
+/usr/lib/rabbitmq/bin/rabbitmq-server "$@" &
+` + superviseWait
+)
+
+// redisProfile runs Debian's redis-server for any redis image.
+func redisProfile(stateBase string) Profile {
+	return Profile{
+		Image:    "redis",
+		Command:  []string{"/bin/sh", "-c", redisScript, "redis", stateBase},
+		Args:     []string{"redis-server"},
+		Requires: []string{"redis-server"},
+	}
+}
+
+// rabbitmqProfile runs Debian's rabbitmq-server for any rabbitmq image.
+func rabbitmqProfile(stateBase string) Profile {
+	return Profile{
+		Image:    "rabbitmq",
+		Command:  []string{"/bin/sh", "-c", rabbitmqScript, "rabbitmq", stateBase},
+		Args:     []string{"rabbitmq-server"},
+		Requires: []string{"/usr/lib/rabbitmq/bin/rabbitmq-server", "epmd"},
 	}
 }
