@@ -81,6 +81,8 @@ func (a *netlinkAddrs) list() ([]net.IP, error) {
 	return out, nil
 }
 
+func (a *netlinkAddrs) listen(network, addr string) (any, error) { return hostListen(network, addr) }
+
 func (a *netlinkAddrs) close() error {
 	if a.created {
 		return netlink.LinkDel(a.link)

@@ -4,13 +4,22 @@ import "time"
 
 // Config configures the proxy; the zero value works.
 type Config struct {
-	// Interface holds the cluster IPs; default "lo". An interface that
-	// does not exist is created as a dummy interface when the kernel
-	// supports it.
+	// Link names the host end of the veth pair to the service network
+	// namespace that holds the cluster IPs; default "bl-svc0". LinkNet is
+	// the /30 that addresses the pair; default "169.254.43.0/30".
+	Link    string
+	LinkNet string
+	// Interface, when set, puts the cluster IPs on this host interface
+	// instead of a namespace of their own (also the fallback, on "lo",
+	// when the kernel cannot make the namespace). An interface that does
+	// not exist is created as a dummy interface when the kernel supports
+	// it. Host servers then cannot bind a wildcard address on a Service's
+	// port.
 	Interface string
-	// Label marks the addresses the proxy adds, so that stale ones from an
-	// earlier run are found and removed; it must start with the interface
-	// name and a colon and be at most 15 bytes. Default "<Interface>:bl-svc".
+	// Label marks the addresses the proxy adds on Interface, so that stale
+	// ones from an earlier run are found and removed; it must start with
+	// the interface name and a colon and be at most 15 bytes. Default
+	// "<Interface>:bl-svc".
 	Label string
 	// DialTimeout bounds connecting to one endpoint; default 2s.
 	DialTimeout time.Duration
@@ -19,10 +28,13 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Interface == "" {
-		c.Interface = "lo"
+	if c.Link == "" {
+		c.Link = "bl-svc0"
 	}
-	if c.Label == "" {
+	if c.LinkNet == "" {
+		c.LinkNet = "169.254.43.0/30"
+	}
+	if c.Label == "" && c.Interface != "" {
 		c.Label = c.Interface + ":bl-svc"
 	}
 	if c.DialTimeout <= 0 {

@@ -14,7 +14,14 @@ import (
 // echoServer echoes every line, prefixed with id when id is non-empty.
 func echoServer(t testing.TB, id string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return echoServerOn(t, "127.0.0.1:0", id)
+}
+
+// echoServerOn answers each line with "<id>:<line>" (or echoes bytes when
+// id is empty) on addr, and returns the address it listens on.
+func echoServerOn(t testing.TB, addr, id string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	addrs, err := newAddrs(p.cfg.Interface, p.cfg.Label)
+	addrs, err := p.holder()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "service proxy: disabled: %v\n", err)
 		<-ctx.Done()
@@ -123,6 +123,21 @@ func (p *Proxy) Run(ctx context.Context) error {
 	go wait.UntilWithContext(ctx, p.worker, time.Second)
 	<-ctx.Done()
 	return nil
+}
+
+// holder makes the place where cluster IPs live: a network namespace of
+// their own unless an interface is configured or the namespace cannot be
+// made.
+func (p *Proxy) holder() (addrHolder, error) {
+	if p.cfg.Interface != "" {
+		return newAddrs(p.cfg.Interface, p.cfg.Label)
+	}
+	h, err := newServiceNetns(p.cfg.Link, p.cfg.LinkNet)
+	if err == nil {
+		return h, nil
+	}
+	fmt.Fprintf(os.Stderr, "service proxy: %v; holding cluster IPs on the loopback instead (host servers cannot bind a wildcard address on a Service's port)\n", err)
+	return newAddrs("lo", "lo:bl-svc")
 }
 
 // removeStale drops addresses an earlier run left on the interface.
@@ -272,22 +287,18 @@ func (p *Proxy) start(k portKey, eps []string) (forwarder, error) {
 	be := newBackends(eps)
 	switch k.proto {
 	case corev1.ProtocolUDP:
-		ua, err := net.ResolveUDPAddr("udp", k.addr())
-		if err != nil {
-			return forwarder{}, fmt.Errorf("resolving %s: %w", k.addr(), err)
-		}
-		conn, err := net.ListenUDP("udp", ua)
+		l, err := p.addrs.listen("udp", k.addr())
 		if err != nil {
 			return forwarder{}, fmt.Errorf("listening on udp %s: %w", k.addr(), err)
 		}
-		f := newUDPForwarder(conn, be, p.cfg.UDPIdleTimeout)
+		f := newUDPForwarder(l.(*net.UDPConn), be, p.cfg.UDPIdleTimeout)
 		return forwarder{be: be, close: f.close}, nil
 	default:
-		l, err := net.Listen("tcp", k.addr())
+		l, err := p.addrs.listen("tcp", k.addr())
 		if err != nil {
 			return forwarder{}, fmt.Errorf("listening on tcp %s: %w", k.addr(), err)
 		}
-		f := newTCPForwarder(l, be, p.cfg.DialTimeout)
+		f := newTCPForwarder(l.(net.Listener), be, p.cfg.DialTimeout)
 		return forwarder{be: be, close: func() { f.close(false) }}, nil
 	}
 }

@@ -31,7 +31,12 @@ func requireRoot(t *testing.T) {
 // labelled lists the loopback addresses carrying the test label.
 func labelled(t *testing.T) []string {
 	t.Helper()
-	lo, err := netlink.LinkByName("lo")
+	return labelledOn(t, "lo", testLabel)
+}
+
+func labelledOn(t *testing.T, ifname, label string) []string {
+	t.Helper()
+	lo, err := netlink.LinkByName(ifname)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +46,7 @@ func labelled(t *testing.T) []string {
 	}
 	var out []string
 	for _, a := range addrs {
-		if a.Label == testLabel {
+		if a.Label == label {
 			out = append(out, a.IP.String())
 		}
 	}
@@ -81,7 +86,7 @@ func TestClusterIPReachable(t *testing.T) {
 	}
 	client := fake.NewClientset(svc, ep)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	p, err := New(Config{Label: testLabel}, client, factory)
+	p, err := New(Config{Interface: "lo", Label: testLabel}, client, factory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +165,7 @@ func TestStaleAddressesRemoved(t *testing.T) {
 	}
 	client := fake.NewClientset()
 	factory := informers.NewSharedInformerFactory(client, 0)
-	p, err := New(Config{Label: testLabel}, client, factory)
+	p, err := New(Config{Interface: "lo", Label: testLabel}, client, factory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,4 +177,74 @@ func TestStaleAddressesRemoved(t *testing.T) {
 	waitUntil(t, "stale address removal", func() bool { return len(labelled(t)) == 0 })
 	cancel()
 	<-done
+}
+
+// TestServiceNamespaceLeavesHostPortsFree runs the proxy in its default
+// mode, cluster IPs in a network namespace of their own, and checks what
+// that mode is for: a host server that starts after the Service and binds
+// the wildcard address on the Service's port (as redis-server and
+// rabbitmq-server do) can still listen, and is reached through the
+// cluster IP.
+func TestServiceNamespaceLeavesHostPortsFree(t *testing.T) {
+	requireRoot(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	const clusterIP = "10.43.213.11"
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "wild", Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, ClusterIPs: []string{clusterIP},
+			Ports: []corev1.ServicePort{{Name: "p", Port: int32(port), Protocol: corev1.ProtocolTCP}}},
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "wild", Namespace: "default"},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: "127.0.0.1"}},
+			Ports:     []corev1.EndpointPort{{Name: "p", Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	client := fake.NewClientset(svc, ep)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	const link = "bl-svct0"
+	p, err := New(Config{Link: link, LinkNet: "169.254.44.0/30"}, client, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	defer cancel()
+
+	target := net.JoinHostPort(clusterIP, strconv.Itoa(port))
+	waitUntil(t, "the proxy to listen on the cluster IP", func() bool {
+		c, err := net.DialTimeout("tcp", target, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	echoServerOn(t, net.JoinHostPort("0.0.0.0", strconv.Itoa(port)), "pod")
+	if got := roundTrip(t, target, "hello"); got != "pod:hello" {
+		t.Errorf("reply through %s = %q, want pod:hello", target, got)
+	}
+	if got := labelledOn(t, "lo", "lo:bl-svc"); len(got) != 0 {
+		t.Errorf("cluster IPs on the host loopback: %v", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := netlink.LinkByName(link); err == nil {
+		t.Errorf("%s left after shutdown", link)
+	}
+	if c, err := net.DialTimeout("tcp", target, 200*time.Millisecond); err == nil {
+		c.Close()
+		t.Errorf("%s still answers after shutdown", target)
+	}
 }

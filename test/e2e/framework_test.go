@@ -10,11 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The end-to-end tests drive the built batchlet binary with the real
@@ -64,6 +67,9 @@ func run(m *testing.M) int {
 	shared = c
 	code := m.Run()
 	c.stop()
+	// Pod processes outlive a stopped server by design (their shims keep
+	// them); the suite must not leave any behind on the machine.
+	reapShims(filepath.Join(filepath.Dir(batchletBin), "batchlet-shim"), batchletBin)
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "e2e: server log tail:\n%s\n", c.logTail(80))
 	}
@@ -252,4 +258,38 @@ func readAll(t testing.TB, r io.Reader) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// reapShims kills every process in the sessions led by running shims
+// started from the given executables: the shims and their containers.
+func reapShims(executables ...string) {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	sessions := map[int]bool{}
+	var all []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		all = append(all, pid)
+		exe, err := os.Readlink(filepath.Join("/proc", p.Name(), "exe"))
+		if err != nil {
+			continue
+		}
+		for _, e := range executables {
+			// Shims lead sessions of their own; a batchlet process in
+			// any other session (this test's) is not one.
+			if sid, err := unix.Getsid(pid); err == nil && exe == e && sid == pid {
+				sessions[sid] = true
+			}
+		}
+	}
+	for _, pid := range all {
+		if sid, err := unix.Getsid(pid); err == nil && sessions[sid] && sid != unix.Getpid() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
