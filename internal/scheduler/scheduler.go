@@ -39,7 +39,18 @@ type Scheduler struct {
 
 	mu            sync.Mutex
 	unschedulable map[string]bool // pod keys waiting for the cluster to change
+	binding       map[string]bool // pod keys whose bind is in flight
+
+	// binds bounds the binds in flight. Binding runs beside the next
+	// decisions, as kube-scheduler's binding cycle does, so the rate of
+	// placements is not one API round trip per worker.
+	binds chan struct{}
+	// bindWG tracks bind goroutines so Run returns after them.
+	bindWG sync.WaitGroup
 }
+
+// maxBindsInFlight bounds concurrent pods/binding calls.
+const maxBindsInFlight = 64
 
 // New wires the scheduler to the shared informers; call it before the
 // factory is started.
@@ -58,6 +69,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "scheduler", Clock: clk}),
 		cache:         newCache(),
 		unschedulable: map[string]bool{},
+		binding:       map[string]bool{},
+		binds:         make(chan struct{}, maxBindsInFlight),
 	}
 	podInf := factory.Core().V1().Pods()
 	nodeInf := factory.Core().V1().Nodes()
@@ -88,6 +101,7 @@ func (s *Scheduler) Run(ctx context.Context, workers int) {
 	s.events.StartStructuredLogging(3)
 	s.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.client.CoreV1().Events("")})
 	defer s.events.Shutdown()
+	defer s.bindWG.Wait()
 	defer s.queue.ShutDown()
 	if !toolscache.WaitForNamedCacheSync(Name, ctx.Done(), s.synced...) {
 		return
@@ -220,9 +234,14 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	if !ours(pod) {
 		return nil
 	}
+	s.mu.Lock()
+	if s.binding[key] {
+		// The informer has not seen the bind in flight yet.
+		s.mu.Unlock()
+		return nil
+	}
 	// Marked before deciding, so a cluster change during the decision
 	// still triggers a retry.
-	s.mu.Lock()
 	s.unschedulable[key] = true
 	s.mu.Unlock()
 	d := s.cache.scheduleAndReserve(key, pod)
@@ -231,8 +250,39 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	}
 	s.mu.Lock()
 	delete(s.unschedulable, key)
+	s.binding[key] = true
 	s.mu.Unlock()
-	return s.bind(ctx, key, pod, d.node)
+	s.bindAsync(ctx, key, pod, d.node)
+	return nil
+}
+
+// bindAsync binds in the background, bounded by maxBindsInFlight; a
+// failed bind puts the pod back in the queue with backoff.
+func (s *Scheduler) bindAsync(ctx context.Context, key string, pod *corev1.Pod, node string) {
+	select {
+	case s.binds <- struct{}{}:
+	case <-ctx.Done():
+		s.mu.Lock()
+		delete(s.binding, key)
+		s.mu.Unlock()
+		s.cache.unreserve(key, node)
+		return
+	}
+	s.bindWG.Add(1)
+	go func() {
+		defer s.bindWG.Done()
+		defer func() { <-s.binds }()
+		err := s.bind(ctx, key, pod, node)
+		s.mu.Lock()
+		delete(s.binding, key)
+		s.mu.Unlock()
+		if err != nil {
+			utilruntime.HandleErrorWithContext(ctx, err, "binding pod", "key", key)
+			s.queue.AddRateLimited(key)
+			return
+		}
+		s.queue.Forget(key)
+	}()
 }
 
 func (s *Scheduler) bind(ctx context.Context, key string, pod *corev1.Pod, node string) error {
@@ -243,8 +293,8 @@ func (s *Scheduler) bind(ctx context.Context, key string, pod *corev1.Pod, node 
 	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
 	if err != nil {
 		s.cache.unreserve(key, node)
-		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-			// Gone, or bound meanwhile: the informer will tell.
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || ctx.Err() != nil {
+			// Gone, bound meanwhile, or shutting down: the informer will tell.
 			return nil
 		}
 		s.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedScheduling", "Binding rejected: %v", err)

@@ -12,8 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// patchWorkers bounds concurrent finalizer patches and deletions.
-const patchWorkers = 32
+// patchWorkers bounds concurrent finalizer patches and deletions. Storage
+// batches concurrent writes into one commit, so more in flight means more
+// pods counted per sync when the disk is the limit.
+const patchWorkers = 64
 
 func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, pod *corev1.Pod) error {
 	created, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, pod, metav1.CreateOptions{})

@@ -240,8 +240,15 @@ func (c *Controller) manage(ctx context.Context, key string, s *syncState) (podD
 	return podDelta{active: int32(n)}, err
 }
 
-// createPods creates in slow-start batches of 1, 2, 4, ...; a failure in a
-// batch skips the rest, to be retried by a later sync.
+// createBatchStart is the first slow-start batch. Upstream starts at 1;
+// each doubling is a sequential API round trip inside the sync, and a
+// Job replacing tens of pods per sync would spend most of the sync in
+// them. 16 still bounds the failed creates a sync makes when creation is
+// refused (quota, admission).
+const createBatchStart = 16
+
+// createPods creates in slow-start batches of 16, 32, 64, ...; a failure
+// in a batch skips the rest, to be retried by a later sync.
 func (c *Controller) createPods(ctx context.Context, key string, s *syncState, plan podPlan) (int, error) {
 	pods := make([]*corev1.Pod, plan.create)
 	for i := range pods {
@@ -252,7 +259,7 @@ func (c *Controller) createPods(ctx context.Context, key string, s *syncState, p
 		pods[i] = newPod(s.job, ix, s.delayed[ix])
 	}
 	created := 0
-	for batch, start := 1, 0; start < len(pods); batch *= 2 {
+	for batch, start := createBatchStart, 0; start < len(pods); batch *= 2 {
 		end := min(start+batch, len(pods))
 		ok, err := parallel(pods[start:end], func(p *corev1.Pod) error { return c.createPod(ctx, s.job, p) })
 		for _, o := range ok {

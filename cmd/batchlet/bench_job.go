@@ -1,0 +1,29 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/batchlet/batchlet/internal/bench"
+)
+
+func init() { benchSubcommands = append(benchSubcommands, newBenchJobCommand) }
+
+func newBenchJobCommand() *cobra.Command {
+	var opts bench.JobOptions
+	cmd := &cobra.Command{
+		Use:   "job",
+		Short: "Indexed Job pods/s against the bare spawn rate, and Job creation to first container start",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := bench.Job(cmd.Context(), cmd.OutOrStdout(), opts)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Completions, "completions", 10000, "completions of the throughput Job (and processes of the bare spawn loop)")
+	f.IntVar(&opts.Parallelism, "parallelism", 200, "parallelism of the throughput Job (and concurrency of the bare spawn loop)")
+	f.IntVar(&opts.LatencyJobs, "latency-jobs", 100, "Jobs created one after another to measure start latency")
+	f.StringVar(&opts.DataDir, "data-dir", "", "the in-process server's data dir (default: a temporary one)")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the server (this process) during the throughput Job")
+	return cmd
+}

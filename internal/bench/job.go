@@ -1,0 +1,422 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/utils/ptr"
+
+	"github.com/batchlet/batchlet/internal/server"
+)
+
+// JobOptions configures the Job benchmark.
+type JobOptions struct {
+	Completions int    // of the throughput Job (default 10,000)
+	Parallelism int    // its parallelism, and the concurrency of the bare spawn loop (default 200)
+	LatencyJobs int    // Jobs created one after another for start latency (default 100)
+	DataDir     string // the server's data dir (default: a temporary one, removed at the end)
+	CPUProfile  string // if set, a CPU profile of this process during the throughput Job
+}
+
+// JobResult is what one run of the Job benchmark measured.
+type JobResult struct {
+	BareRate   float64       // /bin/true started and reaped per second at Parallelism
+	ToComplete time.Duration // throughput Job: creation to its Complete condition
+	PodsPerSec float64
+	// Start latency per Job, split at the points the harness observes:
+	// creation → pod seen (controller), → pod bound (scheduler),
+	// → container started by the agent's record (agent).
+	Total, Controller, Scheduler, Agent Durations
+}
+
+// jobNamespace holds everything the harness creates.
+const jobNamespace = "default"
+
+// Job measures the Job controller, scheduler and agent together on an
+// in-process server: an Indexed Job's pods/s against the machine's bare
+// spawn rate, and the latency from Job creation to first container start.
+func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) {
+	if opts.Completions <= 0 {
+		opts.Completions = 10000
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 200
+	}
+	if opts.LatencyJobs <= 0 {
+		opts.LatencyJobs = 100
+	}
+	dataDir := opts.DataDir
+	if dataDir == "" {
+		tmp, err := os.MkdirTemp("", "batchlet-bench-job-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dataDir = tmp
+	}
+	srv, client, err := jobStartServer(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+
+	res := &JobResult{}
+	if res.BareRate, err = jobBareSpawnRate(ctx, "/bin/true", opts.Parallelism, opts.Completions); err != nil {
+		return nil, fmt.Errorf("bare spawn rate: %w", err)
+	}
+	report(w, "bare machine: /bin/true started and reaped at concurrency %d: %.0f processes/s (%d processes)",
+		opts.Parallelism, res.BareRate, opts.Completions)
+
+	pw := newJobPodWatch()
+	stop := make(chan struct{})
+	defer close(stop)
+	if err := pw.start(ctx, client, stop); err != nil {
+		return nil, err
+	}
+	if err := jobStartLatency(ctx, client, pw, filepath.Join(dataDir, "agent"), opts.LatencyJobs, res); err != nil {
+		return nil, fmt.Errorf("start latency: %w", err)
+	}
+	report(w, "Job creation → first container started (%d Jobs one after another): p50 %s, p99 %s",
+		len(res.Total), ms(res.Total.Median()), ms(res.Total.Percentile(99)))
+	report(w, "  of which controller (→ pod created and seen) p50 %s p99 %s; scheduler (→ bound) p50 %s p99 %s; agent (→ started) p50 %s p99 %s",
+		ms(res.Controller.Median()), ms(res.Controller.Percentile(99)), ms(res.Scheduler.Median()), ms(res.Scheduler.Percentile(99)),
+		ms(res.Agent.Median()), ms(res.Agent.Percentile(99)))
+
+	stopProfile, err := jobCPUProfile(opts.CPUProfile)
+	if err != nil {
+		return nil, err
+	}
+	res.ToComplete, err = jobRunIndexed(ctx, client, "throughput", opts.Completions, opts.Parallelism)
+	stopProfile()
+	if err != nil {
+		return nil, fmt.Errorf("throughput job: %w", err)
+	}
+	res.PodsPerSec = float64(opts.Completions) / res.ToComplete.Seconds()
+	report(w, "Indexed Job, completions %d, parallelism %d, /bin/true: Complete in %.1f s, %.0f pods/s = %.0f %% of the bare rate",
+		opts.Completions, opts.Parallelism, res.ToComplete.Seconds(), res.PodsPerSec, 100*res.PodsPerSec/res.BareRate)
+	unbound, starting, running, counting := pw.stages()
+	report(w, "  per pod, p50/p99: created → bound %s/%s; bound → running %s/%s; running → finished %s/%s; finished → counted (finalizer removed) %s/%s",
+		ms(unbound.Median()), ms(unbound.Percentile(99)), ms(starting.Median()), ms(starting.Percentile(99)),
+		ms(running.Median()), ms(running.Percentile(99)), ms(counting.Median()), ms(counting.Percentile(99)))
+	return res, nil
+}
+
+// jobStartServer starts a whole server in this process: its local agent
+// runs containers through shims, as `batchlet server` does.
+func jobStartServer(ctx context.Context, dataDir string) (*server.Server, kubernetes.Interface, error) {
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	srv, err := server.Start(startCtx, server.Config{
+		DataDir:             dataDir,
+		Listen:              "127.0.0.1:0",
+		AgentListen:         "127.0.0.1:0",
+		NodeName:            "bench-node",
+		DisableServiceProxy: true,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting server: %w", err)
+	}
+	select {
+	case <-srv.Ready():
+	case err := <-srv.Failed():
+		srv.Close()
+		return nil, nil, fmt.Errorf("server failed: %w", err)
+	case <-startCtx.Done():
+		srv.Close()
+		return nil, nil, fmt.Errorf("server not ready: %w", startCtx.Err())
+	}
+	rc := srv.RESTConfig()
+	rc.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		srv.Close()
+		return nil, nil, fmt.Errorf("client: %w", err)
+	}
+	return srv, client, nil
+}
+
+// jobBareSpawnRate starts and reaps count processes of path on n goroutines:
+// the most pods/s the machine could run if pods cost nothing else.
+func jobBareSpawnRate(ctx context.Context, path string, n, count int) (float64, error) {
+	return parallel(n, count, func(int) error {
+		return exec.CommandContext(ctx, path).Run()
+	})
+}
+
+func jobCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// jobSpec is an Indexed Job whose pods run /bin/true.
+func jobSpec(name string, completions, parallelism int) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: jobNamespace},
+		Spec: batchv1.JobSpec{
+			Completions:    ptr.To(int32(completions)),
+			Parallelism:    ptr.To(int32(parallelism)),
+			CompletionMode: ptr.To(batchv1.IndexedCompletion),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "main", Image: "busybox", Command: []string{"/bin/true"}}},
+			}},
+		},
+	}
+}
+
+// jobRunIndexed creates the Job and returns the time until it is seen
+// Complete.
+func jobRunIndexed(ctx context.Context, client kubernetes.Interface, name string, completions, parallelism int) (time.Duration, error) {
+	jobs := client.BatchV1().Jobs(jobNamespace)
+	start := time.Now()
+	if _, err := jobs.Create(ctx, jobSpec(name, completions, parallelism), metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	// A slow machine still finishes; a Job that makes no progress for two
+	// minutes is reported as stuck.
+	progress, lastSucceeded := start, int32(-1)
+	for {
+		job, err := jobs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range job.Status.Conditions {
+			if c.Status != corev1.ConditionTrue {
+				continue
+			}
+			switch c.Type {
+			case batchv1.JobComplete:
+				return time.Since(start), nil
+			case batchv1.JobFailed:
+				return 0, fmt.Errorf("job failed: %s: %s", c.Reason, c.Message)
+			}
+		}
+		if job.Status.Succeeded != lastSucceeded {
+			progress, lastSucceeded = time.Now(), job.Status.Succeeded
+		}
+		if time.Since(progress) > 2*time.Minute {
+			return 0, fmt.Errorf("no progress for 2m after %s: succeeded %d, active %d, failed %d",
+				time.Since(start).Round(time.Second), job.Status.Succeeded, job.Status.Active, job.Status.Failed)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// jobPodTimes is when the harness saw one pod reach each stage.
+type jobPodTimes struct {
+	uid                                      string
+	seen, bound, running, finished, released time.Time
+}
+
+// jobFirstPod is the first pod of a Job, with channels that signal its
+// changes and its end.
+type jobFirstPod struct {
+	pod           *jobPodTimes
+	changed, done chan struct{}
+}
+
+// jobPodWatch records when each pod of the namespace was seen created,
+// bound, running, finished and released (tracking finalizer gone), from
+// an informer.
+type jobPodWatch struct {
+	mu    sync.Mutex
+	pods  map[string]*jobPodTimes // by UID
+	first map[string]*jobFirstPod // by Job name
+}
+
+func newJobPodWatch() *jobPodWatch {
+	return &jobPodWatch{pods: map[string]*jobPodTimes{}, first: map[string]*jobFirstPod{}}
+}
+
+// start runs the informer until stop is closed.
+func (pw *jobPodWatch) start(ctx context.Context, client kubernetes.Interface, stop <-chan struct{}) error {
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(jobNamespace))
+	inf := factory.Core().V1().Pods().Informer()
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    pw.observe,
+		UpdateFunc: func(_, obj any) { pw.observe(obj) },
+	}); err != nil {
+		return fmt.Errorf("pod handler: %w", err)
+	}
+	factory.Start(stop)
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		return errors.New("pod informer did not sync")
+	}
+	return nil
+}
+
+func (pw *jobPodWatch) firstPod(job string) *jobFirstPod {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	f := pw.first[job]
+	if f == nil {
+		f = &jobFirstPod{changed: make(chan struct{}, 1), done: make(chan struct{})}
+		pw.first[job] = f
+	}
+	return f
+}
+
+func (pw *jobPodWatch) observe(obj any) {
+	now := time.Now()
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Labels["job-name"] == "" {
+		return
+	}
+	f := pw.firstPod(pod.Labels["job-name"])
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	p := pw.pods[string(pod.UID)]
+	if p == nil {
+		p = &jobPodTimes{uid: string(pod.UID), seen: now}
+		pw.pods[p.uid] = p
+	}
+	if f.pod == nil {
+		f.pod = p
+	}
+	set := func(t *time.Time, cond bool) {
+		if cond && t.IsZero() {
+			*t = now
+		}
+	}
+	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	set(&p.bound, pod.Spec.NodeName != "")
+	set(&p.running, pod.Status.Phase == corev1.PodRunning || terminal)
+	set(&p.finished, terminal)
+	set(&p.released, terminal && len(pod.Finalizers) == 0)
+	if f.pod != p {
+		return
+	}
+	if terminal && f.pod.finished.Equal(now) {
+		close(f.done)
+	}
+	select {
+	case f.changed <- struct{}{}:
+	default:
+	}
+}
+
+// stages returns, over every pod seen, how long pods spent waiting to be
+// bound, bound until seen running, running until finished, and finished
+// until released.
+func (pw *jobPodWatch) stages() (unbound, starting, running, counting Durations) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	for _, p := range pw.pods {
+		if p.released.IsZero() {
+			continue
+		}
+		unbound = append(unbound, p.bound.Sub(p.seen))
+		starting = append(starting, p.running.Sub(p.bound))
+		running = append(running, p.finished.Sub(p.running))
+		counting = append(counting, p.released.Sub(p.finished))
+	}
+	return
+}
+
+// jobStartLatency creates Jobs of one pod one after another, each after
+// the previous one's pod finished, and records the time from the create
+// call to the container start the agent recorded.
+func jobStartLatency(ctx context.Context, client kubernetes.Interface, pw *jobPodWatch, agentDir string, n int, res *JobResult) error {
+	for i := 0; i < n; i++ {
+		name := "latency-" + strconv.Itoa(i)
+		f := pw.firstPod(name)
+		start := time.Now()
+		if _, err := client.BatchV1().Jobs(jobNamespace).Create(ctx, jobSpec(name, 1, 1), metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		started, err := jobWaitStarted(ctx, pw, f, agentDir)
+		if err != nil {
+			return fmt.Errorf("job %s: %w", name, err)
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(60 * time.Second):
+			return fmt.Errorf("job %s: pod did not finish in 60s", name)
+		}
+		pw.mu.Lock()
+		seen, bound := f.pod.seen, f.pod.bound
+		pw.mu.Unlock()
+		res.Total = append(res.Total, started.Sub(start))
+		res.Controller = append(res.Controller, seen.Sub(start))
+		res.Scheduler = append(res.Scheduler, bound.Sub(seen))
+		res.Agent = append(res.Agent, started.Sub(bound))
+	}
+	return nil
+}
+
+// jobWaitStarted waits for the pod to be bound and then for the shim's
+// state record of its container, and returns the start time recorded
+// there.
+func jobWaitStarted(ctx context.Context, pw *jobPodWatch, f *jobFirstPod, agentDir string) (time.Time, error) {
+	deadline := time.After(60 * time.Second)
+	for {
+		uid := ""
+		pw.mu.Lock()
+		if f.pod != nil && !f.pod.bound.IsZero() {
+			uid = f.pod.uid
+		}
+		pw.mu.Unlock()
+		if uid != "" {
+			if at, ok := jobContainerStartedAt(agentDir, uid); ok {
+				return at, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-deadline:
+			return time.Time{}, errors.New("container not started in 60s")
+		case <-f.changed:
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// jobContainerStartedAt reads the start time the container's shim
+// recorded for the first attempt of container "main".
+func jobContainerStartedAt(agentDir, uid string) (time.Time, bool) {
+	data, err := os.ReadFile(filepath.Join(agentDir, "pods", uid, "main", "0", "state.json"))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var st struct {
+		StartedAt time.Time `json:"startedAt"`
+	}
+	if json.Unmarshal(data, &st) != nil || st.StartedAt.IsZero() {
+		return time.Time{}, false
+	}
+	return st.StartedAt, true
+}

@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestJobHarnessSmall (its pods' shims re-execute this test binary, routed
+// by TestMain) runs the Job harness at a small size: every phase
+// must finish and produce a sample per Job.
+func TestJobHarnessSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and runs pods")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := Job(ctx, &out, JobOptions{Completions: 20, Parallelism: 10, LatencyJobs: 3, DataDir: t.TempDir()})
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BareRate <= 0 || res.PodsPerSec <= 0 || res.ToComplete <= 0 {
+		t.Errorf("rates: %+v", res)
+	}
+	for name, d := range map[string]Durations{"total": res.Total, "controller": res.Controller, "scheduler": res.Scheduler, "agent": res.Agent} {
+		if len(d) != 3 {
+			t.Errorf("%s latency: %d samples, want 3", name, len(d))
+		}
+		for _, v := range d {
+			if v < 0 {
+				t.Errorf("%s latency %s is negative", name, v)
+			}
+		}
+	}
+	if !strings.Contains(out.String(), "pods/s") {
+		t.Errorf("no throughput line:\n%s", out.String())
+	}
+}
