@@ -23,6 +23,7 @@ type agentOptions struct {
 	server, token, tokenFile  string
 	dataDir, nodeName, listen string
 	nodeIP, imageProfiles     string
+	maxPods                   int
 }
 
 func newAgentCommand() *cobra.Command {
@@ -43,6 +44,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&o.nodeName, "node-name", "", "name of this node (default: the host name)")
 	f.StringVar(&o.listen, "listen", "0.0.0.0:10250", "address of the agent API (logs, exec, attach)")
 	f.StringVar(&o.nodeIP, "node-ip", "", "IP address the node advertises (default: the host's primary address)")
+	f.IntVar(&o.maxPods, "max-pods", 110, "number of pods this node can run")
 	f.StringVar(&o.imageProfiles, "image-profiles", "", "file of extra image profiles for the process runtime")
 	return cmd
 }
@@ -108,6 +110,7 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 		NodeIP:        o.nodeIP,
 		ClientCA:      pool,
 		ProfilesFile:  o.imageProfiles,
+		MaxPods:       o.maxPods,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -51,6 +52,9 @@ type Config struct {
 	// self-signed one.
 	ServingCert *tls.Certificate
 	Clock       clock.WithTicker
+	// MaxPods is the node's pod capacity, as kubelet's --max-pods;
+	// zero means kubelet's default, 110.
+	MaxPods int
 	// ProfilesFile optionally adds user image profiles.
 	ProfilesFile string
 	// Runtime runs containers; nil means the process runtime.
@@ -164,6 +168,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent API listen: %w", err)
 	}
 	a.listener = ln
+	if c, ok := a.runtime.(io.Closer); ok {
+		// Idle helpers the runtime keeps (standby shims) go with the
+		// agent; running containers stay.
+		defer c.Close()
+	}
 	srv := a.apiServer()
 	go func() { _ = srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
 	defer srv.Close()

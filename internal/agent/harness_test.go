@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/batchlet/batchlet/internal/pki"
+	ctrruntime "github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/process"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
@@ -94,14 +98,50 @@ func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509
 	case <-time.After(10 * time.Second):
 		t.Fatal("agent not ready")
 	}
+	// Cleanups run last-in first-out: the agent stops first, then every
+	// container it started is killed, so no shim outlives the test. Tests
+	// that restart the agent on the same directory still find their
+	// containers running until the test ends.
+	t.Cleanup(func() { killContainers(t, a.runtime, dir) })
 	t.Cleanup(h.stop)
 	return h
 }
+
+// killContainers kills every container attempt recorded under an agent's
+// data dir and waits for it to end.
+func killContainers(t testing.TB, rt ctrruntime.Runtime, dataDir string) {
+	pods, _ := os.ReadDir(filepath.Join(dataDir, "pods"))
+	for _, p := range pods {
+		podDir := filepath.Join(dataDir, "pods", p.Name())
+		ctrs, _ := os.ReadDir(podDir)
+		for _, c := range ctrs {
+			for _, n := range attemptsOnDisk(podDir, c.Name()) {
+				ctr, err := rt.Adopt(attemptDir(podDir, c.Name(), n))
+				if err != nil {
+					continue
+				}
+				_ = ctr.Signal(syscall.SIGKILL)
+				select {
+				case <-ctr.Done():
+				case <-time.After(10 * time.Second):
+					t.Errorf("container %s/%d of pod %s did not end after SIGKILL", c.Name(), n, p.Name())
+				}
+			}
+		}
+	}
+}
+
+var statusSeparated sync.Map // of *fake.Clientset
 
 // separateStatus makes the fake clientset's pods/status updates behave as
 // the apiserver's: only the status is taken from the request, so a status
 // write racing a metadata change (a deletion timestamp) cannot undo it.
 func separateStatus(client *fake.Clientset) {
+	// A client shared by a restarted agent has its reactor already; adding
+	// another would race with the first agent's lingering readers.
+	if _, done := statusSeparated.LoadOrStore(client, true); done {
+		return
+	}
 	tracker := client.Tracker()
 	podsGVR := corev1.SchemeGroupVersion.WithResource("pods")
 	client.PrependReactor("update", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {

@@ -17,8 +17,8 @@ import (
 
 func labelsEverything() labels.Selector { return labels.Everything() }
 
-// maxPods is kubelet's default pod capacity.
-const maxPods = 110
+// defaultMaxPods is kubelet's default pod capacity.
+const defaultMaxPods = 110
 
 // Kubelet's default hard eviction thresholds, subtracted from capacity to
 // give allocatable.
@@ -28,10 +28,13 @@ const evictionNodefsPercent = 10
 
 // hostCapacity measures the host: CPUs, memory, pods and the data dir's
 // filesystem.
-func hostCapacity(dataDir string) (capacity, allocatable corev1.ResourceList) {
+func hostCapacity(dataDir string, maxPods int) (capacity, allocatable corev1.ResourceList) {
+	if maxPods <= 0 {
+		maxPods = defaultMaxPods
+	}
 	capacity = corev1.ResourceList{
 		corev1.ResourceCPU:  *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
-		corev1.ResourcePods: *resource.NewQuantity(maxPods, resource.DecimalSI),
+		corev1.ResourcePods: *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
 	}
 	allocatable = capacity.DeepCopy()
 	if kb, err := memTotalKiB(); err == nil {

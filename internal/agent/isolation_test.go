@@ -143,3 +143,18 @@ func waitEvent(t *testing.T, h *harness, reason string) {
 	}
 	t.Fatalf("no %s event", reason)
 }
+
+// TestHostnameUnsupportedWithoutIsolation: a pod that sets its hostname
+// (as Indexed Job pods do) fails clearly on a node that cannot give it one,
+// instead of running with the node's name.
+func TestHostnameUnsupportedWithoutIsolation(t *testing.T) {
+	h := startAgentMode(t, nil, "", nil, IsolationOff)
+	pod := testPod("named", sh("c", "debian", "hostname"))
+	pod.Spec.Hostname = "job-0"
+	h.create(pod)
+	p := h.waitPod("named", "Failed", phaseIs(corev1.PodFailed))
+	if p.Status.Reason != sandbox.ReasonUnsupported || !strings.Contains(p.Status.Message, "spec.hostname") {
+		t.Fatalf("status reason %q message %q", p.Status.Reason, p.Status.Message)
+	}
+	waitEvent(t, h, sandbox.ReasonUnsupported)
+}

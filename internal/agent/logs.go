@@ -3,6 +3,7 @@ package agent
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -119,14 +120,32 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 		la, ok := wk.logAttempt(container)
 		return !ok || la.n != n || !la.running
 	}
+	var out io.Writer = w
 	if f, ok := w.(http.Flusher); ok {
 		opts.Flush = f.Flush
+		if opts.Follow {
+			// A follower must see what the log already holds before the
+			// next line arrives, which may be never.
+			out = flushWriter{w: w, f: f}
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
-	if err := logfile.Copy(r.Context(), w, path, opts); err != nil {
+	if err := logfile.Copy(r.Context(), out, path, opts); err != nil {
 		fmt.Fprintf(w, "\nerror reading log: %v\n", err)
 	}
+}
+
+// flushWriter sends every write to the client at once.
+type flushWriter struct {
+	w io.Writer
+	f http.Flusher
+}
+
+func (fw flushWriter) Write(p []byte) (int, error) {
+	n, err := fw.w.Write(p)
+	fw.f.Flush()
+	return n, err
 }
 
 func hasContainer(pod *corev1.Pod, name string) bool {

@@ -63,6 +63,9 @@ func (a *Agent) registerNode(ctx context.Context) error {
 	a.node.mu.Lock()
 	a.node.uid = created.UID
 	a.node.mu.Unlock()
+	if err := a.annotateNode(ctx); err != nil {
+		return err
+	}
 	if err := a.updateNodeStatus(ctx); err != nil {
 		return err
 	}
@@ -76,7 +79,7 @@ func (a *Agent) registerNode(ctx context.Context) error {
 // info, retrying on conflicts.
 func (a *Agent) updateNodeStatus(ctx context.Context) error {
 	nodes := a.client.CoreV1().Nodes()
-	capacity, allocatable := hostCapacity(a.cfg.DataDir)
+	capacity, allocatable := hostCapacity(a.cfg.DataDir, a.cfg.MaxPods)
 	a.node.mu.Lock()
 	a.node.alloc = allocatable
 	a.node.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
@@ -69,6 +70,9 @@ type podWorker struct {
 	// sandboxRetry is when a failed set-up is tried again.
 	sb           *podSandbox
 	sandboxRetry time.Time
+	// volMeta is the pod metadata the updatable volumes were last
+	// written from.
+	volMeta *metav1.ObjectMeta
 	// groups are the cgroups of running attempts with limits.
 	groups map[*ctrState]*cgroups.Group
 	// failReason and failMessage fail the pod for good (a field this node
@@ -181,6 +185,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		return w.stop(ctx, pod, gone, now)
 	}
 	w.startContainers(ctx, pod, now)
+	w.refreshVolumes(ctx, pod)
 	w.enforceKills(now)
 	w.syncProbes(ctx, pod, now)
 	// Arm the timer before reporting, so whoever sees the status can rely

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/volumes"
 )
 
 // Event reasons of the pod's sandbox, as kubelet names them.
@@ -39,6 +41,40 @@ func (w *podWorker) setUpSandbox(ctx context.Context, pod *corev1.Pod, now time.
 	}
 	w.sandboxRetry = now.Add(configRetry)
 	w.podEvent(pod, corev1.EventTypeWarning, eventFailedMount, "%v", err)
+	return false
+}
+
+// refreshVolumes rewrites the pod's downwardAPI, ConfigMap, Secret and
+// projected volumes when its labels or annotations changed since they
+// were written, as kubelet does; each volume is swapped atomically, so a
+// reader never sees half an update.
+func (w *podWorker) refreshVolumes(ctx context.Context, pod *corev1.Pod) {
+	if w.sb == nil || !w.a.isolate || !hasUpdatableVolume(pod) {
+		return
+	}
+	if w.volMeta == nil {
+		// SetUp just wrote them from this very pod.
+		w.volMeta = &pod.ObjectMeta
+		return
+	}
+	if maps.Equal(w.volMeta.Labels, pod.Labels) && maps.Equal(w.volMeta.Annotations, pod.Annotations) {
+		return
+	}
+	err := volumes.Update(ctx, pod, volumes.Options{Dir: volumeDir(w.sb.dir),
+		Source: clientSource{w.a.client}, Allocatable: w.a.node.allocatable()})
+	if err != nil {
+		w.podEvent(pod, corev1.EventTypeWarning, eventFailedMount, "updating volumes: %v", err)
+		return
+	}
+	w.volMeta = &pod.ObjectMeta
+}
+
+func hasUpdatableVolume(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.DownwardAPI != nil || v.Projected != nil || v.ConfigMap != nil || v.Secret != nil {
+			return true
+		}
+	}
 	return false
 }
 
