@@ -62,16 +62,13 @@ func etcDir(sandboxDir string) string    { return filepath.Join(sandboxDir, "etc
 // *sandbox.UnsupportedError.
 func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir string) (*podSandbox, error) {
 	sb := &podSandbox{dir: dir, volPaths: map[string]string{}}
+	if err := sandbox.CheckPod(pod, a.isolate); err != nil {
+		return nil, err
+	}
 	if !a.isolate {
 		if f := firstVolumeMount(pod); f != "" {
 			return nil, &sandbox.UnsupportedError{Field: f,
 				Message: "volume mounts need mount namespaces, which this node cannot create (requires running as root on Linux)"}
-		}
-		// A pod that names its hostname relies on it (DNS, peers); as a
-		// host process it would answer with the node's name instead.
-		if f := hostnameField(pod); f != "" {
-			return nil, &sandbox.UnsupportedError{Field: f,
-				Message: "the pod's hostname needs a UTS namespace, which this node cannot create (requires running as root on Linux)"}
 		}
 		return sb, nil
 	}
@@ -103,19 +100,6 @@ func (a *Agent) clusterDomain() string {
 		return a.cfg.ClusterDomain
 	}
 	return sandbox.DefaultClusterDomain
-}
-
-// hostnameField is the field by which a pod asks for its own hostname.
-func hostnameField(pod *corev1.Pod) string {
-	switch {
-	case pod.Spec.HostNetwork:
-		return ""
-	case pod.Spec.Hostname != "":
-		return "spec.hostname"
-	case pod.Spec.Subdomain != "":
-		return "spec.subdomain"
-	}
-	return ""
 }
 
 func firstVolumeMount(pod *corev1.Pod) string {

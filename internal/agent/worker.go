@@ -384,6 +384,10 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 			w.groups[cs] = group
 		}
 	}
+	if ue, ok := isUnsupported(err); ok {
+		w.fail(pod, ue)
+		return
+	}
 	var se *runtime.StartError
 	if err == nil || errors.As(err, &se) {
 		w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventCreated, "Created container: %s", cs.name)

@@ -289,7 +289,14 @@ func (c *container) Signal(sig syscall.Signal) error {
 	if c.st.ChildPID <= 0 {
 		return nil
 	}
-	if err := syscall.Kill(-c.st.ChildPID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+	// As a container runtime does: a signal goes to the container's main
+	// process, which decides what its children get; only SIGKILL takes
+	// the whole process group down at once.
+	target := c.st.ChildPID
+	if sig == syscall.SIGKILL {
+		target = -target
+	}
+	if err := syscall.Kill(target, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signalling container %s: %w", c.st.ID, err)
 	}
 	return nil

@@ -226,3 +226,34 @@ func TestProcessGroupKilledWithMain(t *testing.T) {
 		t.Fatal("background process outlived the container")
 	}
 }
+
+// TestTermGoesToMainProcessOnly checks SIGTERM's target: the main process,
+// which here traps it and finds its child still alive, as in a container.
+func TestTermGoesToMainProcessOnly(t *testing.T) {
+	r := newRuntime(t)
+	c := cfg(t, "sh", "-c", `sleep 30 & child=$!
+trap 'sleep 0.2; echo child-state-$(cut -d" " -f3 /proc/$child/stat); kill $child; exit 0' TERM
+echo ready
+wait`)
+	ctr, err := r.Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readLog(t, c.LogPath), "ready") {
+		if time.Now().After(deadline) {
+			t.Fatal("container never became ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := ctr.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
+		t.Fatalf("exit = %+v", exit)
+	}
+	// A child that got the signal too would be a zombie (Z) by now.
+	if got := readLog(t, c.LogPath); !strings.Contains(got, "child-state-S") {
+		t.Fatalf("log = %q, want the trap to see its child alive", got)
+	}
+}
