@@ -54,6 +54,29 @@ func TestIsolatedPod(t *testing.T) {
 	}
 }
 
+// TestPrivateTmp: what a container writes to /tmp stays in that container
+// attempt: the host's /tmp does not see it, nor does the next attempt.
+func TestPrivateTmp(t *testing.T) {
+	needRoot(t)
+	h := startAgentMode(t, nil, "", nil, IsolationOn)
+	marker := "batchlet-private-tmp-" + strings.ReplaceAll(t.Name(), "/", "-")
+	pod := testPod("tmpuser", sh("c", "debian", "if [ -e /tmp/"+marker+" ]; then echo seen; exit 0; fi; touch /tmp/"+marker+"; echo fresh; exit 1"))
+	pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	h.create(pod)
+	h.waitPod("tmpuser", "restarted", func(p *corev1.Pod) bool {
+		return p != nil && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	if _, err := os.Stat("/tmp/" + marker); !os.IsNotExist(err) {
+		os.Remove("/tmp/" + marker)
+		t.Fatalf("/tmp/%s reached the host: %v", marker, err)
+	}
+	for n := 0; n < 2; n++ {
+		if got := strings.Join(logWords(h.readLog(pod.UID, "c", n)), " "); got != "fresh" {
+			t.Fatalf("attempt %d log = %q, want fresh (a /tmp of its own)", n, got)
+		}
+	}
+}
+
 // TestPIDOneIgnoresSIGTERM: a bare sleep as PID 1 has no handler, ignores
 // SIGTERM and is killed at the end of the grace period.
 func TestPIDOneIgnoresSIGTERM(t *testing.T) {

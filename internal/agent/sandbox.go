@@ -131,6 +131,29 @@ func containerField(pod *corev1.Pod, name string) string {
 	return "spec.containers"
 }
 
+// privateTmp makes the /tmp of one container attempt: an image gives each
+// container a /tmp of its own, empty when the container (re)starts, and
+// nothing a container writes there may reach the host's /tmp.
+func privateTmp(sandboxDir, name string) (string, error) {
+	dir := filepath.Join(sandboxDir, "tmp", name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating the container's /tmp: %w", err)
+	}
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		return "", fmt.Errorf("creating the container's /tmp: %w", err)
+	}
+	return dir, nil
+}
+
+func mountsAt(mounts []sandbox.Mount, target string) bool {
+	for _, m := range mounts {
+		if filepath.Clean(m.Target) == target {
+			return true
+		}
+	}
+	return false
+}
+
 // containerSandbox is the isolation of one container attempt, and its
 // cgroup when it has limits. It returns nil without isolation, or an
 // *sandbox.UnsupportedError when the container sets limits that cannot be
@@ -158,8 +181,16 @@ func (a *Agent) containerSandbox(pod *corev1.Pod, c *corev1.Container, sb *podSa
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating container scratch directory: %w", err)
 	}
+	all := append([]sandbox.Mount{}, sb.etc...)
+	if !mountsAt(mounts, "/tmp") {
+		tmp, err := privateTmp(sb.dir, c.Name+"-"+attempt)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, sandbox.Mount{Source: tmp, Target: "/tmp"})
+	}
 	sp := &sandbox.Spec{Namespaces: true, Hostname: sandbox.UTSHostname(pod, a.clusterDomain()),
-		Mounts: append(append([]sandbox.Mount{}, sb.etc...), mounts...), ScratchDir: scratch}
+		Mounts: append(all, mounts...), ScratchDir: scratch}
 	if !limited {
 		return sp, nil, nil
 	}

@@ -100,15 +100,12 @@ func setupNamespaces(sp *Spec) error {
 			return fmt.Errorf("sandbox: setting hostname: %w", err)
 		}
 	}
-	if err := buildView(sp); err != nil {
-		return err
-	}
 	// A proc for the new PID namespace, so ps and /proc/self see the
-	// container's processes.
+	// container's processes; buildView reaches mount sources through it.
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("sandbox: mounting /proc: %w", err)
 	}
-	return nil
+	return buildView(sp)
 }
 
 // resolveCommand finds the executable inside the sandbox's view: the

@@ -50,14 +50,30 @@ func buildView(sp *Spec) error {
 			return fmt.Errorf("sandbox: checking mount target %q: %w", m.Target, err)
 		}
 	}
+	var v *viewBuilder
 	if len(missing) > 0 {
 		if sp.ScratchDir == "" {
 			return fmt.Errorf("sandbox: mount target %q does not exist and no scratch directory was given", missing[0].Target)
 		}
-		v := &viewBuilder{owned: map[uint64]bool{}}
+		v = &viewBuilder{owned: map[uint64]bool{}}
 		if err := v.pivotToMirror(sp.ScratchDir); err != nil {
 			return err
 		}
+	}
+	// Sources are held open before anything is mounted over them: an
+	// earlier mount (a private /tmp) may cover the path of a later one's
+	// source (a volume in a data dir under /tmp). After the pivot, so that
+	// they are in the new root's mounts.
+	sources := make([]string, len(mounts))
+	for i, m := range mounts {
+		fd, err := unix.Open(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("sandbox: mounting %q at %q: %w", m.Source, m.Target, err)
+		}
+		defer unix.Close(fd)
+		sources[i] = "/proc/self/fd/" + strconv.Itoa(fd)
+	}
+	if v != nil {
 		for _, m := range missing {
 			if err := v.create(m); err != nil {
 				return err
@@ -65,8 +81,8 @@ func buildView(sp *Spec) error {
 		}
 		_ = os.Remove(stageDir)
 	}
-	for _, m := range mounts {
-		if err := bind(m); err != nil {
+	for i, m := range mounts {
+		if err := bind(m, sources[i]); err != nil {
 			return err
 		}
 	}
@@ -91,8 +107,9 @@ func (v *viewBuilder) pivotToMirror(scratch string) error {
 		return fmt.Errorf("sandbox: entering new root: %w", err)
 	}
 	old := "/" + oldRootName
-	// /proc gets a fresh mount for the PID namespace, not the host's.
-	if err := mirror(old, "/", map[string]bool{"proc": true}); err != nil {
+	// /proc is already the PID namespace's own, mounted over the host's
+	// in this private mount namespace; the recursive bind carries it.
+	if err := mirror(old, "/", nil); err != nil {
 		return err
 	}
 	if err := unix.Unmount(old, unix.MNT_DETACH); err != nil {
@@ -218,8 +235,10 @@ func (v *viewBuilder) shadow(dir string) error {
 }
 
 // bind mounts m.Source at m.Target, read-only if asked.
-func bind(m Mount) error {
-	if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+// bind mounts m, its source reached through source (a path to the same
+// file, such as an open descriptor's).
+func bind(m Mount, source string) error {
+	if err := unix.Mount(source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("sandbox: mounting %q at %q: %w", m.Source, m.Target, err)
 	}
 	if !m.ReadOnly {
