@@ -58,7 +58,13 @@ func TestIsolatedPod(t *testing.T) {
 // attempt: the host's /tmp does not see it, nor does the next attempt.
 func TestPrivateTmp(t *testing.T) {
 	needRoot(t)
-	h := startAgentMode(t, nil, "", nil, IsolationOn)
+	// A data dir under /tmp keeps the host's /tmp visible; use another.
+	dir, err := os.MkdirTemp("/var/tmp", "batchlet-agent-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	h := startAgentMode(t, nil, dir, nil, IsolationOn)
 	marker := "batchlet-private-tmp-" + strings.ReplaceAll(t.Name(), "/", "-")
 	pod := testPod("tmpuser", sh("c", "debian", "if [ -e /tmp/"+marker+" ]; then echo seen; exit 0; fi; touch /tmp/"+marker+"; echo fresh; exit 1"))
 	pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
@@ -71,7 +77,15 @@ func TestPrivateTmp(t *testing.T) {
 		t.Fatalf("/tmp/%s reached the host: %v", marker, err)
 	}
 	for n := 0; n < 2; n++ {
-		if got := strings.Join(logWords(h.readLog(pod.UID, "c", n)), " "); got != "fresh" {
+		var got string
+		deadline := time.Now().Add(10 * time.Second)
+		for got == "" && time.Now().Before(deadline) {
+			got = strings.Join(logWords(h.readLog(pod.UID, "c", n)), " ")
+			if got == "" {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if got != "fresh" {
 			t.Fatalf("attempt %d log = %q, want fresh (a /tmp of its own)", n, got)
 		}
 	}

@@ -145,6 +145,15 @@ func privateTmp(sandboxDir, name string) (string, error) {
 	return dir, nil
 }
 
+// withinTmp reports whether dir is under /tmp: a node whose data dir is
+// there (tests, throw-away setups) keeps the host's /tmp in containers,
+// since the busybox applets and other node files a container runs would
+// be hidden under a private one.
+func withinTmp(dir string) bool {
+	rel, err := filepath.Rel("/tmp", dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
 func mountsAt(mounts []sandbox.Mount, target string) bool {
 	for _, m := range mounts {
 		if filepath.Clean(m.Target) == target {
@@ -182,7 +191,7 @@ func (a *Agent) containerSandbox(pod *corev1.Pod, c *corev1.Container, sb *podSa
 		return nil, nil, fmt.Errorf("creating container scratch directory: %w", err)
 	}
 	all := append([]sandbox.Mount{}, sb.etc...)
-	if !mountsAt(mounts, "/tmp") {
+	if !mountsAt(mounts, "/tmp") && !withinTmp(a.cfg.DataDir) {
 		tmp, err := privateTmp(sb.dir, c.Name+"-"+attempt)
 		if err != nil {
 			return nil, nil, err

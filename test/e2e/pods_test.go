@@ -65,7 +65,11 @@ func TestPodToPodTutorial(t *testing.T) {
 	ns := "e2e-pod-to-pod"
 	shared.mustKubectl(t, "create", "namespace", ns)
 	shared.mustKubectl(t, "apply", "-n", ns, "-f", seed("pod-to-pod.yaml"))
-	shared.mustKubectl(t, "wait", "-n", ns, "--for=condition=complete", "--timeout=120s", "job/example-job")
+	if _, err := shared.kubectl(t, "wait", "-n", ns, "--for=condition=complete", "--timeout=120s", "job/example-job"); err != nil {
+		pods, _ := shared.kubectl(t, "get", "pods", "-n", ns, "-o", "wide")
+		logs, _ := shared.kubectl(t, "logs", "-n", ns, "-l", "job-name=example-job", "--prefix", "--tail=5")
+		t.Fatalf("job/example-job did not complete: %v\n%s\n%s", err, pods, logs)
+	}
 	for i, log := range jobPodLogs(t, ns, "example-job", 3) {
 		for j := 0; j < 3; j++ {
 			want := "Successfully pinged pod: example-job-" + itoa(j) + ".headless-svc"

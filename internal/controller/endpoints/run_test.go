@@ -42,6 +42,8 @@ func TestRunFollowsPodsAndServices(t *testing.T) {
 	defer cancel()
 	go f.c.Run(ctx, 2)
 	f.factory.Start(ctx.Done())
+	// The fake clientset drops events between an informer's list and watch.
+	f.factory.WaitForCacheSync(ctx.Done())
 	defer f.factory.Shutdown()
 	defer cancel()
 
@@ -95,6 +97,8 @@ func TestPodChurnIsBatched(t *testing.T) {
 	}
 	go f.c.Run(ctx, 1)
 	f.factory.Start(ctx.Done())
+	// The fake clientset drops events between an informer's list and watch.
+	f.factory.WaitForCacheSync(ctx.Done())
 	defer f.factory.Shutdown()
 	defer cancel()
 	deadline := time.Now().Add(10 * time.Second)

@@ -33,9 +33,12 @@ const (
 	kindNamespace = "namespace" // sandbox with namespaces
 )
 
-// Standby defaults.
+// Standby defaults. Pods of one small Job start together from the pool;
+// with too small a pool the last of them starts cold, noticeably later,
+// and peers that look each other up (the pod-to-pod tutorial's Indexed
+// Job of three) can miss one that already finished.
 const (
-	defaultStandby     = 2
+	defaultStandby     = 4
 	defaultStandbyIdle = time.Minute
 )
 
