@@ -4,6 +4,8 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"k8s.io/utils/clock"
 )
 
 // DefaultClusterDomain is the cluster domain unless configured.
@@ -23,12 +25,17 @@ type Config struct {
 	// cluster domain. Nil means the nameservers of the host's
 	// /etc/resolv.conf; an empty non-nil slice disables forwarding.
 	Upstream []string
+	// Clock times the answer cache; default the real clock.
+	Clock clock.PassiveClock
 }
 
 // withDefaults fills in the cluster domain and upstream servers.
 func (c Config) withDefaults() Config {
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = DefaultClusterDomain
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
 	}
 	c.ClusterDomain = strings.Trim(strings.ToLower(c.ClusterDomain), ".")
 	if c.Upstream == nil {

@@ -20,6 +20,7 @@ import (
 type Server struct {
 	cfg    Config
 	index  *index
+	cache  *answerCache
 	synced []cache.InformerSynced
 
 	udp net.PacketConn
@@ -37,7 +38,7 @@ func New(cfg Config, client kubernetes.Interface, factory informers.SharedInform
 	}
 	_ = client // reads go through the informers only
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, index: newIndex(cfg.ClusterDomain)}
+	s := &Server{cfg: cfg, index: newIndex(cfg.ClusterDomain), cache: newAnswerCache(cfg.Clock, ttl*time.Second)}
 
 	svcInf := factory.Core().V1().Services().Informer()
 	epInf := factory.Core().V1().Endpoints().Informer()
@@ -168,6 +169,11 @@ func (s *Server) respond(ctx context.Context, req *dns.Msg) *dns.Msg {
 		m.SetReply(req)
 		m.Authoritative = true
 		m.RecursionAvailable = true
+		if cached, ok := s.cache.get(q); ok {
+			m.Answer = cached
+			return m
+		}
+		defer func() { s.cache.put(q, m.Answer) }()
 		if target := s.answerCluster(m, q); target != "" {
 			if s.inCluster(target) {
 				// Targets inside the domain resolve locally.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 func clusterIPService(name, ip string, ports ...corev1.ServicePort) *corev1.Service {
@@ -258,5 +259,48 @@ func TestSameDomainDifferentCase(t *testing.T) {
 	}
 	if _, ok := x.podIP("300-0-0-1.default.pod.cluster.local."); ok {
 		t.Error("out-of-range pod address accepted")
+	}
+}
+
+// TestAnswersCachedForTheirTTL: a pod record that vanishes (the pod
+// finished) keeps answering for the TTL of the answer already given, then
+// goes, as with the cache in front of a cluster's DNS.
+func TestAnswersCachedForTheirTTL(t *testing.T) {
+	client := fake.NewClientset(fixtures()...)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	clk := clocktesting.NewFakeClock(time.Now())
+	srv, err := New(Config{ListenAddress: "127.0.0.1:0", Upstream: []string{}, Clock: clk}, client, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	factory.Start(ctx.Done())
+	defer func() { cancel(); <-done; factory.Shutdown() }()
+
+	name := "example-job-1.headless-svc.default.svc.cluster.local."
+	waitFor(t, func() bool {
+		return slices.Equal(summary(query(t, srv.Addr(), "udp", name, dns.TypeA).Answer), []string{"A 10.0.0.2"})
+	})
+	ep, err := client.CoreV1().Endpoints("default").Get(ctx, "headless-svc", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.Subsets[0].Addresses = ep.Subsets[0].Addresses[:1]
+	if _, err := client.CoreV1().Endpoints("default").Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The index follows at once: another name of the same Service shows it.
+	waitFor(t, func() bool {
+		return len(query(t, srv.Addr(), "udp", "headless-svc.default.svc.cluster.local.", dns.TypeA).Answer) == 1
+	})
+	clk.Step(4 * time.Second)
+	if got := summary(query(t, srv.Addr(), "udp", name, dns.TypeA).Answer); !slices.Equal(got, []string{"A 10.0.0.2"}) {
+		t.Fatalf("answer within the TTL = %v, want the cached A 10.0.0.2", got)
+	}
+	clk.Step(2 * time.Second)
+	if resp := query(t, srv.Addr(), "udp", name, dns.TypeA); resp.Rcode != dns.RcodeNameError {
+		t.Fatalf("after the TTL: rcode %s, answer %v; want NXDOMAIN", dns.RcodeToString[resp.Rcode], summary(resp.Answer))
 	}
 }
