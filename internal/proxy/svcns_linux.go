@@ -120,76 +120,76 @@ func pairAddrs(linkNet string) (host, ns net.IP, mask net.IPMask, err error) {
 // newDetachedNetns makes a network namespace without moving this process
 // into it: a locked thread enters it and comes back.
 func newDetachedNetns() (netns.NsHandle, error) {
-	type result struct {
-		ns  netns.NsHandle
-		err error
+	var ns netns.NsHandle
+	err := onThreadIn(func() error {
+		var err error
+		if ns, err = netns.New(); err != nil {
+			return fmt.Errorf("creating the service network namespace: %w", err)
+		}
+		return nil
+	}, func() {})
+	if err != nil && ns.IsOpen() {
+		ns.Close()
+		return 0, err
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("reading the current network namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.New()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("creating the service network namespace: %w", err)}
-			return
-		}
-		if err := netns.Set(orig); err != nil {
-			// The thread stays locked and dies with this goroutine.
-			ch <- result{ns: ns, err: fmt.Errorf("returning to the host network namespace: %w", err)}
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- result{ns: ns}
-	}()
-	r := <-ch
-	if r.err != nil && r.ns.IsOpen() {
-		r.ns.Close()
-	}
-	return r.ns, r.err
+	return ns, err
 }
 
 // listen opens the socket from a thread inside the namespace; the socket
 // stays there after the thread returns to the host.
 func (s *serviceNetns) listen(network, addr string) (any, error) {
-	type result struct {
-		l   any
-		err error
+	var l any
+	var lerr error
+	err := onThreadIn(func() error {
+		if err := netns.Set(s.ns); err != nil {
+			return fmt.Errorf("entering the service network namespace: %w", err)
+		}
+		l, lerr = hostListen(network, addr)
+		return nil
+	}, func() {
+		if lerr == nil {
+			closeListener(l)
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	ch := make(chan result, 1)
+	return l, lerr
+}
+
+// onThreadIn runs enter on a locked OS thread, which enter moves into a
+// network namespace, and then brings the thread back to the one it was
+// in. When it cannot come back, undo runs and the thread, still locked,
+// ends with its goroutine so that nothing else runs in the wrong namespace.
+func onThreadIn(enter func() error, undo func()) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("reading the current network namespace: %w", err)}
+			ch <- fmt.Errorf("reading the current network namespace: %w", err)
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(s.ns); err != nil {
+		if err := enter(); err != nil {
+			if setErr := netns.Set(orig); setErr != nil {
+				ch <- err
+				return
+			}
 			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("entering the service network namespace: %w", err)}
+			ch <- err
 			return
 		}
-		l, lerr := hostListen(network, addr)
 		if err := netns.Set(orig); err != nil {
-			if lerr == nil {
-				closeListener(l)
-			}
-			ch <- result{err: fmt.Errorf("returning to the host network namespace: %w", err)}
+			undo()
+			ch <- fmt.Errorf("returning to the host network namespace: %w", err)
 			return
 		}
 		runtime.UnlockOSThread()
-		ch <- result{l: l, err: lerr}
+		ch <- nil
 	}()
-	r := <-ch
-	return r.l, r.err
+	return <-ch
 }
 
 func closeListener(l any) {
