@@ -140,16 +140,22 @@ func TestUnsupportedWithoutIsolation(t *testing.T) {
 	if p.Status.Reason != sandbox.ReasonUnsupported || !strings.Contains(p.Status.Message, "spec.containers[0].volumeMounts") {
 		t.Fatalf("status reason %q message %q", p.Status.Reason, p.Status.Message)
 	}
-	evs, err := h.client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, e := range evs.Items {
-		found = found || (e.Reason == sandbox.ReasonUnsupported && e.Type == corev1.EventTypeWarning)
-	}
-	if !found {
-		t.Fatalf("no %s event among %d events", sandbox.ReasonUnsupported, len(evs.Items))
+	// Events are recorded asynchronously: wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := h.client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.Reason == sandbox.ReasonUnsupported && e.Type == corev1.EventTypeWarning {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s event among %d events", sandbox.ReasonUnsupported, len(evs.Items))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
