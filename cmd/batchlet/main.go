@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 
+	// First among this binary's own packages: kubectl's translations are
+	// loaded only when the process is kubectl.
+	_ "github.com/batchlet/batchlet/internal/kubectli18n"
 	"github.com/batchlet/batchlet/internal/runtime/process"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )

@@ -27,32 +27,37 @@ const (
 )
 
 // Handler serves /openapi/v2, /openapi/v3 and /openapi/v3/<api path>.
-// The documents are built once, in the background from New on; requests
-// that arrive earlier wait for them.
+// The documents are built once, when first asked for: most kubectl
+// commands never fetch them, and building them costs more CPU than the
+// rest of the server's start-up. Requests that arrive during the build
+// wait for it.
 type Handler struct {
 	model *model
+	build sync.Once
 	ready chan struct{}
 	docs  *documents // set before ready is closed
 }
 
-// New resolves the Go types of resources (failing on a resource it cannot
-// describe) and starts building the documents.
+// New resolves the Go types of resources, failing on a resource it cannot
+// describe.
 func New(resources []registry.Resource) (*Handler, error) {
 	m, err := newModel(resources, nil)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{model: m, ready: make(chan struct{})}
-	go func() {
-		defer close(h.ready)
-		m.lists = loadListTypes()
-		h.docs = buildDocuments(m)
-	}()
-	return h, nil
+	return &Handler{model: m, ready: make(chan struct{})}, nil
 }
 
-// Wait blocks until the documents are built or ctx ends.
+// Wait starts building the documents if nobody has yet and blocks until
+// they are built or ctx ends.
 func (h *Handler) Wait(ctx context.Context) error {
+	h.build.Do(func() {
+		go func() {
+			defer close(h.ready)
+			h.model.lists = loadListTypes()
+			h.docs = buildDocuments(h.model)
+		}()
+	})
 	select {
 	case <-h.ready:
 		return nil

@@ -220,3 +220,22 @@ func TestNewRejectsUndescribableResource(t *testing.T) {
 		t.Errorf("New accepted a kind with no Go type")
 	}
 }
+
+// TestDocumentsBuiltOnFirstRequest: New leaves the build to the first
+// request, so a server that is never asked for OpenAPI never pays for it.
+func TestDocumentsBuiltOnFirstRequest(t *testing.T) {
+	h, err := New(testResources())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	select {
+	case <-h.ready:
+		t.Fatal("documents were built before any request")
+	default:
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi/v3", nil))
+	if rec.Code != http.StatusOK || h.docs == nil {
+		t.Fatalf("first request: status %d, documents built: %v", rec.Code, h.docs != nil)
+	}
+}

@@ -3,9 +3,10 @@ package openapi
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/kubernetes/scheme"
 	smdschema "sigs.k8s.io/structured-merge-diff/v6/schema"
+
+	"github.com/batchlet/batchlet/internal/applyschema"
 )
 
 // listType is what upstream's +listType/+listMapKey/+mapType markers say
@@ -27,12 +28,12 @@ func (l listTypes) lookup(definition, field string) (listType, bool) {
 }
 
 // loadListTypes reads the list and map semantics of every built-in type
-// from client-go's apply schema. On any failure it returns what it has:
+// from the apply schema. On any failure it returns what it has:
 // the documents are then only less precise.
 func loadListTypes() listTypes {
 	out := listTypes{}
 	pod := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}}
-	tv, err := applyconfigurations.NewTypeConverter(scheme.Scheme).ObjectToTyped(pod)
+	tv, err := applyschema.TypeConverter(scheme.Scheme).ObjectToTyped(pod)
 	if err != nil || tv == nil || tv.Schema() == nil {
 		return out
 	}

@@ -8,18 +8,19 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/kubernetes/scheme"
 	kjson "sigs.k8s.io/json"
+
+	"github.com/batchlet/batchlet/internal/applyschema"
 )
 
 // typeConverter knows the structured-merge-diff schema of every built-in
 // Kubernetes type (list keys, atomic maps, ...), so server-side apply merges
 // containers by name and env by name exactly as kube-apiserver does.
-// Building it takes hundreds of milliseconds, so it is built on first use
-// rather than at program start (every process of the binary would pay).
+// It is built on first use rather than at program start, which every
+// process of the binary would pay for.
 var typeConverter = sync.OnceValue(func() managedfields.TypeConverter {
-	return applyconfigurations.NewTypeConverter(scheme.Scheme)
+	return applyschema.TypeConverter(scheme.Scheme)
 })
 
 var fieldManagers sync.Map // managerKey -> *managedfields.FieldManager
