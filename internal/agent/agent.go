@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"github.com/batchlet/batchlet/internal/cachesync"
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/process"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
@@ -206,7 +207,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	svcInformer.Informer()
 	svcFactory.Start(ctx.Done())
 	defer svcFactory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), svcInformer.Informer().HasSynced) {
+	if !cachesync.Wait(ctx, svcInformer.Informer().HasSynced) {
 		return ctx.Err()
 	}
 	a.mu.Lock()
@@ -214,7 +215,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced) {
+	if !cachesync.Wait(ctx, podInformer.Informer().HasSynced) {
 		return ctx.Err()
 	}
 	go a.cleanupOrphans(ctx)

@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // Server is the cluster DNS server.
@@ -109,7 +111,7 @@ func (s *Server) Addr() string {
 // Run serves until ctx is done, then closes the sockets.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
-	if !cache.WaitForNamedCacheSync("dns", ctx.Done(), s.synced...) {
+	if !cachesync.Wait(ctx, s.synced...) {
 		return nil
 	}
 	udp := &dns.Server{PacketConn: s.udp, Handler: s.handler("udp")}

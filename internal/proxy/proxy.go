@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // Proxy forwards Service cluster IPs to endpoints.
@@ -117,7 +119,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	p.addrs = addrs
 	p.removeStale(ctx)
 	defer p.cleanup()
-	if !cache.WaitForNamedCacheSync("service-proxy", ctx.Done(), p.synced...) {
+	if !cachesync.Wait(ctx, p.synced...) {
 		return nil
 	}
 	go wait.UntilWithContext(ctx, p.worker, time.Second)

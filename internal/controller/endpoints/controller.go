@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // componentName is the event source and cache-sync name, as upstream.
@@ -106,7 +108,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
 	defer c.events.Shutdown()
 	defer c.queue.ShutDown()
-	if !cache.WaitForNamedCacheSync("endpoint", ctx.Done(), c.synced...) {
+	if !cachesync.Wait(ctx, c.synced...) {
 		return
 	}
 	for i := 0; i < max(workers, 1); i++ {

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // componentName names the controller in logs and cache-sync messages.
@@ -102,7 +104,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	c.mu.Unlock()
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	if !cache.WaitForNamedCacheSync(componentName, ctx.Done(), synced...) {
+	if !cachesync.Wait(ctx, synced...) {
 		return
 	}
 	for i := 0; i < max(workers, 1); i++ {

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // componentName names the controller in logs and cache-sync messages.
@@ -72,7 +74,7 @@ func NewController(client kubernetes.Interface, metadataClient metadata.Interfac
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
-	if !cache.WaitForNamedCacheSync(componentName, ctx.Done(), c.synced) {
+	if !cachesync.Wait(ctx, c.synced) {
 		return
 	}
 	for i := 0; i < max(workers, 1); i++ {

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // componentName names the controller in logs and cache-sync messages.
@@ -69,7 +71,7 @@ func NewController(client kubernetes.Interface, factory informers.SharedInformer
 // pass at a time is enough.
 func (c *Controller) Run(ctx context.Context, _ int) {
 	defer utilruntime.HandleCrash()
-	if !cache.WaitForNamedCacheSync(componentName, ctx.Done(), c.synced...) {
+	if !cachesync.Wait(ctx, c.synced...) {
 		return
 	}
 	ticker := c.clk.NewTicker(gcCheckPeriod)

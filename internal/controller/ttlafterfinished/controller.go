@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // componentName names the controller in logs and cache-sync messages.
@@ -60,7 +62,7 @@ func NewController(client kubernetes.Interface, factory informers.SharedInformer
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
-	if !cache.WaitForNamedCacheSync(componentName, ctx.Done(), c.synced) {
+	if !cachesync.Wait(ctx, c.synced) {
 		return
 	}
 	for i := 0; i < max(workers, 1); i++ {
