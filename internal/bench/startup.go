@@ -81,22 +81,37 @@ func (p *serverProcess) stop() {
 	}
 }
 
-// rssBytes reads the resident set size of a process.
-func rssBytes(pid int) (int64, error) {
+// memory is a process's resident set, split as the kernel accounts it.
+type memory struct {
+	rss, anon, file int64 // bytes
+}
+
+// residentMemory reads VmRSS, RssAnon and RssFile of a process. File
+// pages are the binary's code and read-only data: page cache shared with
+// every other process of the same binary and reclaimable; anonymous pages
+// are what the process alone holds (heap, stacks).
+func residentMemory(pid int) (memory, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return memory{}, err
 	}
+	var m memory
+	fields := map[string]*int64{"VmRSS:": &m.rss, "RssAnon:": &m.anon, "RssFile:": &m.file}
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, err := strconv.ParseInt(f[1], 10, 64)
-				return kb * 1024, err
-			}
+		f := strings.Fields(line)
+		if len(f) < 2 || fields[f[0]] == nil {
+			continue
 		}
+		kb, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return memory{}, fmt.Errorf("/proc/%d/status %s: %w", pid, f[0], err)
+		}
+		*fields[f[0]] = kb * 1024
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	if m.rss == 0 {
+		return memory{}, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	return m, nil
 }
 
 // Startup measures time from exec to ready (fresh data dir: first start
@@ -115,7 +130,7 @@ func Startup(ctx context.Context, w io.Writer, opts StartupOptions) error {
 	}
 	defer os.RemoveAll(root)
 	var first, restart Durations
-	var rss Floats
+	var rss, anon, file Floats
 	for i := 0; i < opts.Runs; i++ {
 		dir := filepath.Join(root, strconv.Itoa(i))
 		p, d, err := startServer(ctx, opts.Binary, dir)
@@ -130,15 +145,17 @@ func Startup(ctx context.Context, w io.Writer, opts StartupOptions) error {
 		}
 		restart = append(restart, d)
 		time.Sleep(opts.Idle) // let start-up garbage be collected before reading RSS
-		b, err := rssBytes(p.cmd.Process.Pid)
+		m, err := residentMemory(p.cmd.Process.Pid)
 		p.stop()
 		if err != nil {
 			return err
 		}
-		rss = append(rss, float64(b)/(1<<20))
+		rss = append(rss, float64(m.rss)/(1<<20))
+		anon = append(anon, float64(m.anon)/(1<<20))
+		file = append(file, float64(m.file)/(1<<20))
 	}
 	report(w, "cold start to ready, fresh data dir: median %s, max %s (%d runs)", ms(first.Median()), ms(first.Percentile(100)), len(first))
 	report(w, "start to ready, existing data dir:   median %s, max %s", ms(restart.Median()), ms(restart.Percentile(100)))
-	report(w, "idle RSS after %s: median %.1f MiB", opts.Idle, rss.Median())
+	report(w, "idle RSS after %s: median %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB)", opts.Idle, rss.Median(), anon.Median(), file.Median())
 	return nil
 }
