@@ -12,11 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+
+	"github.com/batchlet/batchlet/internal/registry/registrytest"
 )
 
 func newClient(t *testing.T, legacy bool) *discovery.DiscoveryClient {
 	t.Helper()
-	srv := httptest.NewServer(New(testResources()))
+	srv := httptest.NewServer(New(registrytest.Resources()))
 	t.Cleanup(srv.Close)
 	c, err := discovery.NewDiscoveryClientForConfig(&rest.Config{Host: srv.URL})
 	if err != nil {
@@ -112,7 +114,7 @@ const kubectlAccept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDi
 	"application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
 
 func TestAggregatedShapes(t *testing.T) {
-	h := New(testResources())
+	h := New(registrytest.Resources())
 	rec := get(t, h, "/api", kubectlAccept)
 	if got, want := rec.Header().Get("Content-Type"), aggregatedContentType("v2"); got != want {
 		t.Fatalf("Content-Type = %q, want %q", got, want)
@@ -165,7 +167,7 @@ func TestAggregatedShapes(t *testing.T) {
 }
 
 func TestNegotiation(t *testing.T) {
-	h := New(testResources())
+	h := New(registrytest.Resources())
 	tests := []struct {
 		accept, wantType, wantKind string
 	}{
@@ -189,7 +191,7 @@ func TestNegotiation(t *testing.T) {
 }
 
 func TestLegacyDocuments(t *testing.T) {
-	h := New(testResources())
+	h := New(registrytest.Resources())
 	var versions metav1.APIVersions
 	rec := get(t, h, "/api", "application/json")
 	if err := json.Unmarshal(rec.Body.Bytes(), &versions); err != nil {
@@ -229,7 +231,7 @@ func TestLegacyDocuments(t *testing.T) {
 
 func TestGroupOrder(t *testing.T) {
 	gv := func(g string) schema.GroupVersion { return schema.GroupVersion{Group: g, Version: "v1"} }
-	var rs = testResources()
+	var rs = registrytest.Resources()
 	for _, g := range []string{"zzz.example.com", "apps", "aaa.example.com", "events.k8s.io"} {
 		rs = append(rs, rs[len(rs)-1])
 		rs[len(rs)-1].GroupVersion = gv(g)

@@ -11,17 +11,20 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/resource"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/kube-openapi/pkg/spec3"
 	"k8s.io/kube-openapi/pkg/util/proto"
 	explainv2 "k8s.io/kubectl/pkg/explain/v2"
+
+	"github.com/batchlet/batchlet/internal/registry/registrytest"
 )
 
 func newHandler(t *testing.T) *Handler {
 	t.Helper()
-	h, err := New(testResources())
+	h, err := New(registrytest.Resources())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -90,7 +93,7 @@ func TestFieldValidationSupported(t *testing.T) {
 		}
 	}
 	for _, gvk := range []string{"Pod", "Namespace"} {
-		if err := v.HasSupport(podGV.WithKind(gvk)); err != nil {
+		if err := v.HasSupport(corev1.SchemeGroupVersion.WithKind(gvk)); err != nil {
 			t.Errorf("%s: fieldValidation not supported: %v", gvk, err)
 		}
 	}
@@ -117,7 +120,7 @@ func TestExplainJobSpecCompletions(t *testing.T) {
 		t.Errorf("explain job fields:\n%s", out.String())
 	}
 	out.Reset()
-	gvr = podGV.WithResource("pods")
+	gvr = corev1.SchemeGroupVersion.WithResource("pods")
 	if err := explainv2.PrintModelDescription([]string{"spec", "containers", "resources", "limits"}, &out, c.OpenAPIV3(), gvr, false, "plaintext"); err != nil {
 		t.Fatalf("explain pod: %v", err)
 	}
@@ -213,7 +216,7 @@ func TestHTTPBehaviour(t *testing.T) {
 }
 
 func TestNewRejectsUndescribableResource(t *testing.T) {
-	rs := testResources()
+	rs := registrytest.Resources()
 	rs[0].New = nil
 	rs[0].Kind = "NoSuchKind"
 	if _, err := New(rs); err == nil {
@@ -224,7 +227,7 @@ func TestNewRejectsUndescribableResource(t *testing.T) {
 // TestDocumentsBuiltOnFirstRequest: New leaves the build to the first
 // request, so a server that is never asked for OpenAPI never pays for it.
 func TestDocumentsBuiltOnFirstRequest(t *testing.T) {
-	h, err := New(testResources())
+	h, err := New(registrytest.Resources())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

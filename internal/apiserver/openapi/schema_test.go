@@ -9,6 +9,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/kube-openapi/pkg/validation/spec"
+
+	"github.com/batchlet/batchlet/internal/registry/registrytest"
 )
 
 var (
@@ -23,7 +25,7 @@ func testLists() listTypes {
 
 func generate(t *testing.T, f flavor) map[string]*spec.Schema {
 	t.Helper()
-	m, err := newModel(testResources(), testLists())
+	m, err := newModel(registrytest.Resources(), testLists())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestV3Schemas(t *testing.T) {
 }
 
 func TestOperationIDs(t *testing.T) {
-	m, err := newModel(testResources(), nil)
+	m, err := newModel(registrytest.Resources(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

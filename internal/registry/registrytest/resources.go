@@ -1,4 +1,5 @@
-package openapi
+// Package registrytest has registry fixtures for the apiserver's tests.
+package registrytest
 
 import (
 	"context"
@@ -19,10 +20,10 @@ func (statusStrategy) ValidateStatusUpdate(context.Context, runtime.Object, runt
 	return nil
 }
 
-// testResources mirrors the shape of the real registries: a namespaced
-// kind with status in a named group, core pods with subresources in
-// another group, and a cluster-scoped core kind.
-func testResources() []registry.Resource {
+// Resources mirrors the shape of the real registries: a namespaced kind
+// with status in a named group, core pods with subresources in another
+// group, and a cluster-scoped core kind.
+func Resources() []registry.Resource {
 	core := schema.GroupVersion{Version: "v1"}
 	batch := batchv1.SchemeGroupVersion
 	return []registry.Resource{
@@ -65,5 +66,3 @@ func testResources() []registry.Resource {
 		},
 	}
 }
-
-var podGV = schema.GroupVersion{Version: "v1"}
