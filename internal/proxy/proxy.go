@@ -8,12 +8,10 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -22,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/batchlet/batchlet/internal/cachesync"
+	"github.com/batchlet/batchlet/internal/controller/queueworker"
 )
 
 // Proxy forwards Service cluster IPs to endpoints.
@@ -122,7 +121,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	if !cachesync.Wait(ctx, p.synced...) {
 		return nil
 	}
-	go wait.UntilWithContext(ctx, p.worker, time.Second)
+	queueworker.Start(ctx, p.queue, 1, func(_ context.Context, key string) error { return p.sync(key) }, p.syncFailed)
 	<-ctx.Done()
 	return nil
 }
@@ -156,26 +155,8 @@ func (p *Proxy) removeStale(ctx context.Context) {
 	}
 }
 
-func (p *Proxy) worker(ctx context.Context) {
-	for p.processNext(ctx) {
-	}
-}
-
-func (p *Proxy) processNext(ctx context.Context) bool {
-	key, quit := p.queue.Get()
-	if quit {
-		return false
-	}
-	defer p.queue.Done(key)
-	if ctx.Err() != nil {
-		return false
-	}
-	if err := p.sync(key); err != nil {
-		utilruntime.HandleErrorWithContext(ctx, err, "syncing service proxy", "service", key)
-		p.queue.AddRateLimited(key)
-		return true
-	}
-	p.queue.Forget(key)
+func (p *Proxy) syncFailed(ctx context.Context, key string, err error) bool {
+	utilruntime.HandleErrorWithContext(ctx, err, "syncing service proxy", "service", key)
 	return true
 }
 

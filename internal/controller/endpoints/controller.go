@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -21,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchlet/batchlet/internal/cachesync"
+	"github.com/batchlet/batchlet/internal/controller/queueworker"
 )
 
 // componentName is the event source and cache-sync name, as upstream.
@@ -111,36 +111,20 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cachesync.Wait(ctx, c.synced...) {
 		return
 	}
-	for i := 0; i < max(workers, 1); i++ {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
+	queueworker.Start(ctx, c.queue, workers, c.sync, c.syncFailed)
 	c.enqueueLeftovers(ctx)
 	<-ctx.Done()
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
+// syncFailed retries a Service a few times, then drops it until it or
+// its pods change again.
+func (c *Controller) syncFailed(ctx context.Context, key string, err error) bool {
+	if c.queue.NumRequeues(key) < maxRetries {
 		klog.FromContext(ctx).V(2).Info("Error syncing endpoints, retrying", "key", key, "err", err)
-		c.queue.AddRateLimited(key)
-	default:
-		c.queue.Forget(key)
-		utilruntime.HandleErrorWithContext(ctx, err, "Dropping service out of the queue", "key", key)
+		return true
 	}
-	return true
+	utilruntime.HandleErrorWithContext(ctx, err, "Dropping service out of the queue", "key", key)
+	return false
 }
 
 // enqueue queues the Service named like obj (a Service or Endpoints, or a

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchlet/batchlet/internal/cachesync"
+	"github.com/batchlet/batchlet/internal/controller/queueworker"
 )
 
 // componentName names the controller in logs and cache-sync messages.
@@ -107,9 +108,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cachesync.Wait(ctx, synced...) {
 		return
 	}
-	for i := 0; i < max(workers, 1); i++ {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
+	queueworker.Start(ctx, c.queue, workers, c.process, c.processFailed)
 	<-ctx.Done()
 }
 
@@ -126,23 +125,8 @@ func (c *Controller) servedResources(ctx context.Context) []servedResource {
 	return served
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.process(ctx, key); err != nil {
-		utilruntime.HandleErrorWithContext(ctx, err, "garbage collecting", "resource", key.resource, "namespace", key.namespace, "name", key.name)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
+func (c *Controller) processFailed(ctx context.Context, key objectKey, err error) bool {
+	utilruntime.HandleErrorWithContext(ctx, err, "garbage collecting", "resource", key.resource, "namespace", key.namespace, "name", key.name)
 	return true
 }
 

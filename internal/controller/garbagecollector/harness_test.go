@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/controller/queueworker"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -209,7 +210,7 @@ func (w *world) settle() {
 		}
 		for w.gc.queue.Len() > 0 {
 			changed = true
-			w.gc.processNext(context.Background())
+			queueworker.ProcessNext(context.Background(), w.gc.queue, w.gc.process, w.gc.processFailed)
 		}
 		if !changed {
 			return

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -21,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchlet/batchlet/internal/cachesync"
+	"github.com/batchlet/batchlet/internal/controller/queueworker"
 )
 
 // componentName names the controller in logs and cache-sync messages.
@@ -77,32 +77,15 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cachesync.Wait(ctx, c.synced) {
 		return
 	}
-	for i := 0; i < max(workers, 1); i++ {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
+	queueworker.Start(ctx, c.queue, workers, c.sync, c.syncFailed)
 	<-ctx.Done()
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.Is(err, errContentRemaining):
-		c.queue.AddRateLimited(key)
-	default:
+// syncFailed retries every failure; a namespace still emptying is
+// expected and not worth a log line.
+func (c *Controller) syncFailed(ctx context.Context, key string, err error) bool {
+	if !errors.Is(err, errContentRemaining) {
 		utilruntime.HandleErrorWithContext(ctx, err, "deleting namespace", "namespace", key)
-		c.queue.AddRateLimited(key)
 	}
 	return true
 }

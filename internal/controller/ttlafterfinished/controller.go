@@ -3,13 +3,11 @@ package ttlafterfinished
 import (
 	"context"
 	"fmt"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -19,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/batchlet/batchlet/internal/cachesync"
+	"github.com/batchlet/batchlet/internal/controller/queueworker"
 )
 
 // componentName names the controller in logs and cache-sync messages.
@@ -65,29 +64,12 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cachesync.Wait(ctx, c.synced) {
 		return
 	}
-	for i := 0; i < max(workers, 1); i++ {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
+	queueworker.Start(ctx, c.queue, workers, c.sync, c.syncFailed)
 	<-ctx.Done()
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		utilruntime.HandleErrorWithContext(ctx, err, "cleaning up job", "key", key)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
+func (c *Controller) syncFailed(ctx context.Context, key string, err error) bool {
+	utilruntime.HandleErrorWithContext(ctx, err, "cleaning up job", "key", key)
 	return true
 }
 

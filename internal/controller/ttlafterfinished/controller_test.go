@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/controller/queueworker"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -110,7 +111,7 @@ func TestTTLWaitsThenDeletes(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if !f.c.processNext(context.Background()) {
+	if !queueworker.ProcessNext(context.Background(), f.c.queue, f.c.sync, f.c.syncFailed) {
 		t.Fatal("queue shut down")
 	}
 	if d := f.deletes(); len(d) != 1 {
