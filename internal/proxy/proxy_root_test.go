@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -64,6 +66,72 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// serviceWithEndpoints is a Service at clusterIP:port whose one endpoint
+// is epIP:epPort.
+func serviceWithEndpoints(name, clusterIP string, port int, epIP string, epPort int) (*corev1.Service, *corev1.Endpoints) {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, ClusterIPs: []string{clusterIP},
+			Ports: []corev1.ServicePort{{Name: "p", Port: int32(port), Protocol: corev1.ProtocolTCP}}},
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: epIP}},
+			Ports:     []corev1.EndpointPort{{Name: "p", Port: int32(epPort), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	return svc, ep
+}
+
+// runningProxy is a proxy started by startProxy.
+type runningProxy struct {
+	client *fake.Clientset
+	ctx    context.Context
+	stop   func() error // stops the proxy and returns what Run returned
+}
+
+// startProxy runs a proxy with cfg over a fake API holding objs; the
+// proxy is stopped at the end of the test if stop was not called.
+func startProxy(t *testing.T, cfg Config, objs ...runtime.Object) *runningProxy {
+	t.Helper()
+	client := fake.NewClientset(objs...)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	p, err := New(cfg, client, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	factory.Start(ctx.Done())
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+			factory.Shutdown()
+		})
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return &runningProxy{client: client, ctx: ctx, stop: stop}
+}
+
+// waitDialable waits until a TCP connection to target succeeds.
+func waitDialable(t *testing.T, what, target string) {
+	t.Helper()
+	waitUntil(t, what, func() bool {
+		c, err := net.DialTimeout("tcp", target, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+}
+
 // TestClusterIPReachable runs the proxy against a Service with a cluster
 // IP from the service range and a real TCP echo server as its endpoint.
 func TestClusterIPReachable(t *testing.T) {
@@ -72,30 +140,9 @@ func TestClusterIPReachable(t *testing.T) {
 	host, portStr, _ := net.SplitHostPort(backend)
 	port, _ := strconv.Atoi(portStr)
 	const clusterIP = "10.43.213.7"
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
-		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, ClusterIPs: []string{clusterIP},
-			Ports: []corev1.ServicePort{{Name: "echo", Port: 80, Protocol: corev1.ProtocolTCP}}},
-	}
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: host}},
-			Ports:     []corev1.EndpointPort{{Name: "echo", Port: int32(port), Protocol: corev1.ProtocolTCP}},
-		}},
-	}
-	client := fake.NewClientset(svc, ep)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	p, err := New(Config{Interface: "lo", Label: testLabel}, client, factory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	defer cancel()
+	svc, ep := serviceWithEndpoints("echo", clusterIP, 80, host, port)
+	rp := startProxy(t, Config{Interface: "lo", Label: testLabel}, svc, ep)
+	client, ctx := rp.client, rp.ctx
 
 	target := net.JoinHostPort(clusterIP, "80")
 	// Until the address is local, the host's default route may carry the
@@ -104,14 +151,7 @@ func TestClusterIPReachable(t *testing.T) {
 		got := labelled(t)
 		return len(got) == 1 && got[0] == clusterIP
 	})
-	waitUntil(t, "the cluster IP to answer", func() bool {
-		c, err := net.DialTimeout("tcp", target, time.Second)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
+	waitDialable(t, "the cluster IP to answer", target)
 	if got := roundTrip(t, target, "hello"); got != "pod:hello" {
 		t.Errorf("reply through %s = %q, want pod:hello", target, got)
 	}
@@ -143,8 +183,7 @@ func TestClusterIPReachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the address to come back", func() bool { return len(labelled(t)) == 1 })
-	cancel()
-	if err := <-done; err != nil {
+	if err := rp.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if got := labelled(t); len(got) != 0 {
@@ -163,20 +202,9 @@ func TestStaleAddressesRemoved(t *testing.T) {
 	if err := h.add(net.ParseIP("10.43.213.9")); err != nil {
 		t.Fatal(err)
 	}
-	client := fake.NewClientset()
-	factory := informers.NewSharedInformerFactory(client, 0)
-	p, err := New(Config{Interface: "lo", Label: testLabel}, client, factory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	rp := startProxy(t, Config{Interface: "lo", Label: testLabel})
 	waitUntil(t, "stale address removal", func() bool { return len(labelled(t)) == 0 })
-	cancel()
-	<-done
+	_ = rp.stop()
 }
 
 // TestServiceNamespaceLeavesHostPortsFree runs the proxy in its default
@@ -194,41 +222,12 @@ func TestServiceNamespaceLeavesHostPortsFree(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	const clusterIP = "10.43.213.11"
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "wild", Namespace: "default"},
-		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, ClusterIPs: []string{clusterIP},
-			Ports: []corev1.ServicePort{{Name: "p", Port: int32(port), Protocol: corev1.ProtocolTCP}}},
-	}
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "wild", Namespace: "default"},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: "127.0.0.1"}},
-			Ports:     []corev1.EndpointPort{{Name: "p", Port: int32(port), Protocol: corev1.ProtocolTCP}},
-		}},
-	}
-	client := fake.NewClientset(svc, ep)
-	factory := informers.NewSharedInformerFactory(client, 0)
+	svc, ep := serviceWithEndpoints("wild", clusterIP, port, "127.0.0.1", port)
 	const link = "bl-svct0"
-	p, err := New(Config{Link: link, LinkNet: "169.254.44.0/30"}, client, factory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	defer cancel()
+	rp := startProxy(t, Config{Link: link, LinkNet: "169.254.44.0/30"}, svc, ep)
 
 	target := net.JoinHostPort(clusterIP, strconv.Itoa(port))
-	waitUntil(t, "the proxy to listen on the cluster IP", func() bool {
-		c, err := net.DialTimeout("tcp", target, time.Second)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
+	waitDialable(t, "the proxy to listen on the cluster IP", target)
 	echoServerOn(t, net.JoinHostPort("0.0.0.0", strconv.Itoa(port)), "pod")
 	if got := roundTrip(t, target, "hello"); got != "pod:hello" {
 		t.Errorf("reply through %s = %q, want pod:hello", target, got)
@@ -236,8 +235,7 @@ func TestServiceNamespaceLeavesHostPortsFree(t *testing.T) {
 	if got := labelledOn(t, "lo", "lo:bl-svc"); len(got) != 0 {
 		t.Errorf("cluster IPs on the host loopback: %v", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := rp.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if _, err := netlink.LinkByName(link); err == nil {
