@@ -201,7 +201,7 @@ func (c *cluster) kubectl(t testing.TB, args ...string) (string, error) {
 
 func (c *cluster) kubectlIn(t testing.TB, stdin string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), kubectlDeadline(args))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kubectlBin, append([]string{"--cache-dir", c.cacheDir}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
@@ -215,6 +215,28 @@ func (c *cluster) kubectlIn(t testing.TB, stdin string, args ...string) (string,
 		return stdout.String(), fmt.Errorf("kubectl %s: %v\nstderr: %s\nstdout: %s", strings.Join(args, " "), err, stderr.String(), stdout.String())
 	}
 	return stdout.String(), nil
+}
+
+// kubectlDeadline is how long a kubectl run may take before the test kills
+// it: three minutes, or a minute past the --timeout it was given (kubectl
+// wait, delete, rollout), so that kubectl's own timeout is what reports.
+func kubectlDeadline(args []string) time.Duration {
+	deadline := 3 * time.Minute
+	for i, a := range args {
+		var value string
+		switch {
+		case strings.HasPrefix(a, "--timeout="):
+			value = strings.TrimPrefix(a, "--timeout=")
+		case a == "--timeout" && i+1 < len(args):
+			value = args[i+1]
+		default:
+			continue
+		}
+		if d, err := time.ParseDuration(value); err == nil && d+time.Minute > deadline {
+			deadline = d + time.Minute
+		}
+	}
+	return deadline
 }
 
 // mustKubectl fails the test when kubectl fails.
