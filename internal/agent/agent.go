@@ -321,6 +321,9 @@ func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.
 
 // cleanupOrphans stops and removes containers of pods that no longer exist.
 func (a *Agent) cleanupOrphans(ctx context.Context) {
+	// Compared with file modification times: the wall clock, not the
+	// agent's (possibly fake) one.
+	pruneProfileState(a.cfg.DataDir, time.Now())
 	root := filepath.Join(a.cfg.DataDir, "pods")
 	entries, err := os.ReadDir(root)
 	if err != nil {

@@ -197,10 +197,14 @@ func isExecutable(file string) bool {
 // forwards SIGTERM and SIGINT to the server, and removes the directory when
 // the server exits, so nothing is shared between pods or left behind. $1 is
 // stateBase; the rest is the container's arguments (the image's default
-// command unless the pod gives args).
+// command unless the pod gives args). The supervisor and the server (which
+// inherits the descriptor) hold a lock on the directory's lock file while
+// they live; a supervisor killed with SIGKILL cannot clean up, and the
+// agent removes directories nobody holds (pruneProfileState).
 const (
 	superviseStart = `mkdir -p "$base" || exit 1
-dir=$(mktemp -d "$base/c.XXXXXXXX") || exit 1
+dir=$(mktemp -d "$base/` + profileStatePrefix + `XXXXXXXX") || exit 1
+exec 9>"$dir/` + profileStateLock + `" && flock -n 9 || exit 1
 pid=
 helper=
 on_signal() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; }
@@ -265,7 +269,7 @@ func redisProfile(stateBase string) Profile {
 		Image:    "redis",
 		Command:  []string{"/bin/sh", "-c", redisScript, "redis", stateBase},
 		Args:     []string{"redis-server"},
-		Requires: []string{"redis-server"},
+		Requires: []string{"redis-server", "flock"},
 	}
 }
 
@@ -275,6 +279,6 @@ func rabbitmqProfile(stateBase string) Profile {
 		Image:    "rabbitmq",
 		Command:  []string{"/bin/sh", "-c", rabbitmqScript, "rabbitmq", stateBase},
 		Args:     []string{"rabbitmq-server"},
-		Requires: []string{"/usr/lib/rabbitmq/bin/rabbitmq-server", "epmd"},
+		Requires: []string{"/usr/lib/rabbitmq/bin/rabbitmq-server", "epmd", "flock"},
 	}
 }
