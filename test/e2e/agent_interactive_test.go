@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -154,21 +153,9 @@ func TestAgentAttach(t *testing.T) {
 
 	agentE2EApply(t, shared, ns, agentE2ETickerPod)
 	agentE2EWaitRunning(t, shared, ns, "ticker")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, kubectlBin, "--cache-dir", shared.cacheDir, "attach", "-n", ns, "ticker")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+shared.kubeconfig)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = cmd.Wait() }()
 	// Attach shows what the container prints from now on: two successive
 	// ticks prove a live stream.
-	sc := bufio.NewScanner(stdout)
+	sc := shared.kubectlStream(t, time.Minute, "attach", "-n", ns, "ticker")
 	var seen []string
 	for len(seen) < 2 && sc.Scan() {
 		if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, "tick-") {

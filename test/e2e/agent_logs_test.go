@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -204,18 +200,7 @@ func TestAgentLogs(t *testing.T) {
 	t.Run("follow", func(t *testing.T) {
 		agentE2EApply(t, shared, ns, agentE2EFollowPod)
 		agentE2EWaitRunning(t, shared, ns, "follower")
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, kubectlBin, "--cache-dir", shared.cacheDir, "logs", "-f", "-n", ns, "follower")
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+shared.kubeconfig)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stdout)
+		sc := shared.kubectlStream(t, 90*time.Second, "logs", "-f", "-n", ns, "follower")
 		if !sc.Scan() || sc.Text() != "start" {
 			t.Fatalf("logs -f first line %q (%v)", sc.Text(), sc.Err())
 		}
@@ -229,7 +214,7 @@ func TestAgentLogs(t *testing.T) {
 		for sc.Scan() {
 			t.Errorf("unexpected line %q", sc.Text())
 		}
-		if err := cmd.Wait(); err != nil {
+		if err := sc.Wait(); err != nil {
 			t.Fatalf("logs -f did not end cleanly with the container: %v", err)
 		}
 	})

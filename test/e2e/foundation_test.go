@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,19 +142,7 @@ func TestKubectlVerbs(t *testing.T) {
 	}
 
 	// get --watch streams a Job created after the watch started.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	watch := exec.CommandContext(ctx, kubectlBin, "--cache-dir", c.cacheDir, "get", "jobs", "-n", ns, "--watch")
-	watch.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
-	stdout, err := watch.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); watch.Wait() }()
-	lines := bufio.NewScanner(stdout)
+	lines := c.kubectlStream(t, 60*time.Second, "get", "jobs", "-n", ns, "--watch")
 	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "NAME") {
 		t.Fatalf("watch header: %q", lines.Text())
 	}

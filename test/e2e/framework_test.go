@@ -217,6 +217,47 @@ func (c *cluster) kubectlIn(t testing.TB, stdin string, args ...string) (string,
 	return stdout.String(), nil
 }
 
+// kubectlStream is a kubectl run whose output is read as it comes:
+// get --watch, logs -f, attach.
+type kubectlStream struct {
+	*bufio.Scanner
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+}
+
+// kubectlStream starts kubectl; it is killed after timeout, by stop, or
+// at the end of the test.
+func (c *cluster) kubectlStream(t testing.TB, timeout time.Duration, args ...string) *kubectlStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	cmd := exec.CommandContext(ctx, kubectlBin, append([]string{"--cache-dir", c.cacheDir}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
+	}
+	s := &kubectlStream{Scanner: bufio.NewScanner(stdout), cmd: cmd, cancel: cancel}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// Wait waits for kubectl to end by itself and returns how it ended.
+func (s *kubectlStream) Wait() error {
+	defer s.cancel()
+	return s.cmd.Wait()
+}
+
+// stop kills kubectl if it still runs.
+func (s *kubectlStream) stop() {
+	s.cancel()
+	_ = s.cmd.Wait()
+}
+
 // kubectlDeadline is how long a kubectl run may take before the test kills
 // it: three minutes, or a minute past the --timeout it was given (kubectl
 // wait, delete, rollout), so that kubectl's own timeout is what reports.

@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,20 +23,8 @@ func TestTutorialCronJobHello(t *testing.T) {
 	}
 
 	// get jobs --watch shows hello-<n> reach 1/1 after the minute boundary.
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancel()
-	watch := exec.CommandContext(ctx, kubectlBin, "--cache-dir", c.cacheDir, "get", "jobs", "-n", ns, "--watch")
-	watch.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
-	stdout, err := watch.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); watch.Wait() }()
+	lines := c.kubectlStream(t, 100*time.Second, "get", "jobs", "-n", ns, "--watch")
 	done := regexp.MustCompile(`^(hello-\d+)\s+Complete\s+1/1\s+`)
-	lines := bufio.NewScanner(stdout)
 	var job string
 	var seen []string
 	for job == "" && lines.Scan() {
@@ -52,7 +36,7 @@ func TestTutorialCronJobHello(t *testing.T) {
 	if job == "" {
 		t.Fatalf("watch never showed a hello job at 1/1:\n%s", strings.Join(seen, "\n"))
 	}
-	cancel()
+	lines.stop()
 
 	cj = c.mustKubectl(t, "get", "cronjob", "hello", "-n", ns)
 	if !regexp.MustCompile(`(?m)^hello\s+\* \* \* \* \*\s+<none>\s+False\s+[01]\s+\d+s\s+\d+s\s*$`).MatchString(cj) {
