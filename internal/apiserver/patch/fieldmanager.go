@@ -25,11 +25,22 @@ var typeConverter = sync.OnceValue(func() managedfields.TypeConverter {
 
 var fieldManagers sync.Map // managerKey -> *managedfields.FieldManager
 
-// managerKey names a cached field manager: one per kind and subresource.
+// managerKey names a cached field manager: one per kind, subresource and
+// use.
 type managerKey struct {
 	gvk         schema.GroupVersionKind
 	subresource string
+	use         managerUse
 }
+
+// managerUse says which objects a field manager is given.
+type managerUse int
+
+const (
+	useApply       managerUse = iota // free-form apply configurations
+	useUpdate                        // typed objects of the kind
+	useSameVersion                   // typed objects whose managers are all at the kind's version
+)
 
 // fieldManagerFor returns the (cached) field manager of one kind's main
 // resource.
@@ -41,15 +52,35 @@ func fieldManagerFor(gvk schema.GroupVersionKind) (*managedfields.FieldManager, 
 // and subresource ("" for the main resource). The kind's own version is
 // the hub: objects are stored in the version they are served in.
 func subresourceFieldManager(gvk schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
-	key := managerKey{gvk, subresource}
+	return cachedFieldManager(managerKey{gvk: gvk, subresource: subresource})
+}
+
+// updateFieldManager returns the (cached) field manager that records
+// Update operations on typed objects of one kind and subresource; use is
+// useUpdate or useSameVersion.
+func updateFieldManager(gvk schema.GroupVersionKind, subresource string, use managerUse) (*managedfields.FieldManager, error) {
+	return cachedFieldManager(managerKey{gvk: gvk, subresource: subresource, use: use})
+}
+
+func cachedFieldManager(key managerKey) (*managedfields.FieldManager, error) {
 	if fm, ok := fieldManagers.Load(key); ok {
 		return fm.(*managedfields.FieldManager), nil
 	}
+	gvk, subresource := key.gvk, key.subresource
 	if !scheme.Scheme.Recognizes(gvk) {
 		return nil, fmt.Errorf("no schema for %v", gvk)
 	}
+	var converter managedfields.TypeConverter
+	switch key.use {
+	case useUpdate:
+		converter = &updateConverter{base: typeConverter()}
+	case useSameVersion:
+		converter = &updateConverter{base: typeConverter(), sameVersionOf: &gvk}
+	default:
+		converter = typeConverter()
+	}
 	convertor := runtime.UnsafeObjectConvertor(scheme.Scheme)
-	fm, err := managedfields.NewDefaultFieldManager(typeConverter(), convertor, scheme.Scheme, scheme.Scheme,
+	fm, err := managedfields.NewDefaultFieldManager(converter, convertor, scheme.Scheme, scheme.Scheme,
 		gvk, gvk.GroupVersion(), subresource, nil)
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %v: %w", gvk, err)

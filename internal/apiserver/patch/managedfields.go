@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -13,7 +14,9 @@ import (
 // typed objects: it records in newObj's managedFields, with operation
 // Update, that manager set the fields differing from old (nil on create).
 // It skips the JSON round trips, which cost as much as the bookkeeping
-// itself. subresource is "" for the main resource or e.g. "status";
+// itself, the schema validation of the typed objects and, on update, the
+// comparison of top-level fields equal in both (see withoutEqualFields);
+// the entries are those the plain field manager records. subresource is "" for the main resource or e.g. "status";
 // entries written through a subresource carry its name, as upstream.
 // newObj may be modified; the result is the object to store. Both objects
 // must be of gvk's Go type.
@@ -29,22 +32,53 @@ func UpdateObjectManagedFields(old, newObj runtime.Object, gvk schema.GroupVersi
 	if newObj == nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("no object to record managedFields in"))
 	}
-	fm, err := subresourceFieldManager(gvk, subresource)
-	if err != nil {
+	if err := checkGoType(newObj, gvk); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	live := old
-	if live == nil {
+	// A create compares with the zero object, from which nothing useful
+	// can be pruned.
+	live, changed, pruned := old, newObj, false
+	if old == nil {
 		if live, err = scheme.Scheme.New(gvk); err != nil {
 			return nil, apierrors.NewInternalError(fmt.Errorf("new %v: %w", gvk, err))
 		}
+	} else if err := checkGoType(old, gvk); err != nil {
+		return nil, apierrors.NewInternalError(err)
 	}
 	// The type converter finds the schema by the objects' kind.
 	live.GetObjectKind().SetGroupVersionKind(gvk)
 	newObj.GetObjectKind().SetGroupVersionKind(gvk)
-	result, err := fm.Update(live, newObj, manager)
+	if old != nil {
+		live, changed, pruned = withoutEqualFields(old, newObj)
+	}
+	use := useUpdate
+	if sameVersion(gvk.GroupVersion().String(), live, newObj) {
+		use = useSameVersion
+	}
+	fm, err := updateFieldManager(gvk, subresource, use)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	result, err := fm.Update(live, changed, manager)
 	if err != nil {
 		return nil, unknownError(err)
 	}
-	return result, nil
+	if !pruned {
+		return result, nil
+	}
+	// The field manager returns the object it was given with its
+	// managedFields set; only those go to the real object.
+	if result != changed {
+		return nil, apierrors.NewInternalError(fmt.Errorf("field manager of %v returned another object", gvk))
+	}
+	from, err := meta.Accessor(result)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	to, err := meta.Accessor(newObj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	to.SetManagedFields(from.GetManagedFields())
+	return newObj, nil
 }
