@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -40,6 +41,11 @@ type JobResult struct {
 	BareRate   float64       // /bin/true started and reaped per second at Parallelism
 	ToComplete time.Duration // throughput Job: creation to its Complete condition
 	PodsPerSec float64
+	// CPU per pod of the throughput Job: this process (apiserver, etcd,
+	// controllers, scheduler, agent) and its reaped descendants (shims,
+	// sandbox init steps, containers). Unlike pods/s, it barely depends
+	// on what else the machine is running.
+	ServerCPU, ChildCPU time.Duration
 	// Start latency per Job, split at the points the harness observes:
 	// creation → pod seen (controller), → pod bound (scheduler),
 	// → container started by the agent's record (agent).
@@ -103,7 +109,9 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	self0, children0 := jobCPUSplit()
 	res.ToComplete, err = jobRunIndexed(ctx, client, "throughput", opts.Completions, opts.Parallelism)
+	self1, children1 := jobCPUSplit()
 	stopProfile()
 	if err != nil {
 		return nil, fmt.Errorf("throughput job: %w", err)
@@ -111,10 +119,16 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	res.PodsPerSec = float64(opts.Completions) / res.ToComplete.Seconds()
 	report(w, "Indexed Job, completions %d, parallelism %d, /bin/true: Complete in %.1f s, %.0f pods/s = %.0f %% of the bare rate",
 		opts.Completions, opts.Parallelism, res.ToComplete.Seconds(), res.PodsPerSec, 100*res.PodsPerSec/res.BareRate)
+	res.ServerCPU = (self1 - self0) / time.Duration(opts.Completions)
+	res.ChildCPU = (children1 - children0) / time.Duration(opts.Completions)
+	report(w, "  CPU per pod: %s = server process %s + shims, sandbox init and containers %s",
+		ms(res.ServerCPU+res.ChildCPU), ms(res.ServerCPU), ms(res.ChildCPU))
 	unbound, starting, running, counting := pw.stages()
 	report(w, "  per pod, p50/p99: created → bound %s/%s; bound → running %s/%s; running → finished %s/%s; finished → counted (finalizer removed) %s/%s",
 		ms(unbound.Median()), ms(unbound.Percentile(99)), ms(starting.Median()), ms(starting.Percentile(99)),
 		ms(running.Median()), ms(running.Percentile(99)), ms(counting.Median()), ms(counting.Percentile(99)))
+	writes, runShare := pw.writes()
+	report(w, "  pod writes seen per pod (create, bind, status, finalizer): %.2f; pods seen Running before finishing: %.0f %%", writes, 100*runShare)
 	return res, nil
 }
 
@@ -173,6 +187,19 @@ func jobCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("starting profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// jobCPUSplit is the CPU time used so far by this process and by its
+// reaped descendants.
+func jobCPUSplit() (self, children time.Duration) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) == nil {
+		children = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return self, children
 }
 
 // jobSpec is an Indexed Job whose pods run /bin/true.
@@ -237,6 +264,10 @@ func jobRunIndexed(ctx context.Context, client kubernetes.Interface, name string
 type jobPodTimes struct {
 	uid                                      string
 	seen, bound, running, finished, released time.Time
+	// versions counts the pod object's versions seen: one per write.
+	versions   int
+	lastRV     string
+	sawRunning bool
 }
 
 // jobFirstPod is the first pod of a Job, with channels that signal its
@@ -304,6 +335,13 @@ func (pw *jobPodWatch) observe(obj any) {
 	if f.pod == nil {
 		f.pod = p
 	}
+	if pod.ResourceVersion != p.lastRV {
+		p.versions++
+		p.lastRV = pod.ResourceVersion
+	}
+	if pod.Status.Phase == corev1.PodRunning {
+		p.sawRunning = true
+	}
 	set := func(t *time.Time, cond bool) {
 		if cond && t.IsZero() {
 			*t = now
@@ -342,6 +380,29 @@ func (pw *jobPodWatch) stages() (unbound, starting, running, counting Durations)
 		counting = append(counting, p.released.Sub(p.finished))
 	}
 	return
+}
+
+// writes returns the mean number of versions seen per released pod (the
+// throughput Job's, and the few of the latency Jobs) and the share of
+// those pods seen Running.
+func (pw *jobPodWatch) writes() (perPod, running float64) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	n := 0
+	for _, p := range pw.pods {
+		if p.released.IsZero() {
+			continue
+		}
+		n++
+		perPod += float64(p.versions)
+		if p.sawRunning {
+			running++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return perPod / float64(n), running / float64(n)
 }
 
 // jobStartLatency creates Jobs of one pod one after another, each after

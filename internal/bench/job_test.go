@@ -36,6 +36,9 @@ func TestJobHarnessSmall(t *testing.T) {
 			}
 		}
 	}
+	if res.ServerCPU <= 0 || res.ChildCPU <= 0 {
+		t.Errorf("CPU per pod: server %s, shims and containers %s; both must be positive", res.ServerCPU, res.ChildCPU)
+	}
 	if !strings.Contains(out.String(), "pods/s") {
 		t.Errorf("no throughput line:\n%s", out.String())
 	}

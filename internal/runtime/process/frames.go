@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -136,17 +135,18 @@ func socketAddress(dir string) (addr string, release func(), err error) {
 	return fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), socketFile), func() { d.Close() }, nil
 }
 
-func listenShim(dir string) (net.Listener, error) {
+func listenShim(dir string) (*sockListener, error) {
 	addr, release, err := socketAddress(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	_ = os.Remove(filepath.Join(dir, socketFile))
-	ln, err := net.Listen("unix", addr)
+	ln, err := listenUnix(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on shim socket: %w", err)
 	}
+	ln.path = filepath.Join(dir, socketFile)
 	return ln, nil
 }
 
@@ -154,13 +154,13 @@ func listenShim(dir string) (net.Listener, error) {
 // ended, or predates sessions).
 var errNoShim = errors.New("container is not running")
 
-func dialShim(dir string) (net.Conn, error) {
+func dialShim(dir string) (io.ReadWriteCloser, error) {
 	addr, release, err := socketAddress(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	conn, err := net.Dial("unix", addr)
+	conn, err := dialUnix(addr)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, errNoShim

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -52,7 +51,7 @@ func newSessions(sp spec) *sessions {
 	return &sessions{sp: sp, done: make(chan struct{}), execGroups: map[int]bool{}, out: fanout{subs: map[*frameWriter]sessionRequest{}}}
 }
 
-func (s *sessions) serve(ln net.Listener) {
+func (s *sessions) serve(ln *sockListener) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -81,7 +80,7 @@ func (s *sessions) finish() {
 	}
 }
 
-func (s *sessions) handle(conn net.Conn) {
+func (s *sessions) handle(conn io.ReadWriteCloser) {
 	defer conn.Close()
 	kind, p, err := readFrame(conn)
 	if err != nil || kind != frameRequest {
@@ -110,7 +109,7 @@ func (s *sessions) handle(conn net.Conn) {
 
 // attach relays the container's output to the client and the client's
 // input to the container until either side ends.
-func (s *sessions) attach(conn net.Conn, fw *frameWriter, req sessionRequest) {
+func (s *sessions) attach(conn io.ReadWriteCloser, fw *frameWriter, req sessionRequest) {
 	s.attached.Add(1)
 	defer s.attached.Done()
 	select {
@@ -140,7 +139,7 @@ func (s *sessions) attach(conn net.Conn, fw *frameWriter, req sessionRequest) {
 }
 
 // relayInput reads client frames until the connection ends.
-func (s *sessions) relayInput(conn net.Conn, stdin bool, write func([]byte), closeStdin func(), resize func(resizeEvent)) {
+func (s *sessions) relayInput(conn io.ReadWriteCloser, stdin bool, write func([]byte), closeStdin func(), resize func(resizeEvent)) {
 	for {
 		kind, p, err := readFrame(conn)
 		if err != nil {
@@ -209,7 +208,7 @@ func setSize(f *os.File, ev resizeEvent) {
 
 // exec runs one command in the container's environment and returns its
 // exit code.
-func (s *sessions) exec(conn net.Conn, fw *frameWriter, req sessionRequest) (int, error) {
+func (s *sessions) exec(conn io.ReadWriteCloser, fw *frameWriter, req sessionRequest) (int, error) {
 	if len(req.Argv) == 0 || req.Argv[0] == "" {
 		return 0, errors.New("no command specified")
 	}
