@@ -24,6 +24,8 @@ type agentOptions struct {
 	dataDir, nodeName, listen string
 	nodeIP, imageProfiles     string
 	maxPods                   int
+	podCIDR, podBridge        string
+	disablePodNetwork         bool
 }
 
 func newAgentCommand() *cobra.Command {
@@ -46,6 +48,9 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&o.nodeIP, "node-ip", "", "IP address the node advertises (default: the host's primary address)")
 	f.IntVar(&o.maxPods, "max-pods", 110, "number of pods this node can run")
 	f.StringVar(&o.imageProfiles, "image-profiles", "", "file of extra image profiles for the process runtime")
+	f.BoolVar(&o.disablePodNetwork, "disable-pod-network", false, "keep pods in the host network instead of a network namespace and address of their own (which needs root on Linux)")
+	f.StringVar(&o.podCIDR, "pod-cidr", "", "this node's pod CIDR (default: a free /24 of 10.244.0.0/16)")
+	f.StringVar(&o.podBridge, "pod-bridge", "", "name of this node's pod bridge (default: bl-br<N> after the pod CIDR's third octet)")
 	return cmd
 }
 
@@ -111,6 +116,7 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 		ClientCA:      pool,
 		ProfilesFile:  o.imageProfiles,
 		MaxPods:       o.maxPods,
+		PodNetwork:    agent.PodNetworkConfig{Mode: podNetworkMode(o.disablePodNetwork), CIDR: o.podCIDR, Bridge: o.podBridge},
 	})
 	if err != nil {
 		return err
@@ -129,4 +135,11 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 		fmt.Fprintln(out, "batchlet agent: shutting down (containers keep running)")
 	}
 	return err
+}
+
+func podNetworkMode(disabled bool) agent.PodNetworkMode {
+	if disabled {
+		return agent.PodNetworkOff
+	}
+	return agent.PodNetworkAuto
 }

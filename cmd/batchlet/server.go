@@ -38,6 +38,8 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.ProfilesFile, "image-profiles", "", "file of extra image profiles for the process runtime")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; cluster DNS takes its tenth address")
 	f.BoolVar(&cfg.DisableServiceProxy, "disable-service-proxy", false, "do not make ClusterIPs reachable on this host (needs root)")
+	f.BoolVar(&cfg.DisablePodNetwork, "disable-pod-network", false, "keep the local node's pods in the host network instead of a network namespace and address of their own")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "the local node's pod CIDR (default: a free /24 of 10.244.0.0/16)")
 	return cmd
 }
 

@@ -69,6 +69,9 @@ type Config struct {
 	// volumes mounted and cgroup limits; the zero value detects it (root
 	// on Linux).
 	Isolation IsolationMode
+	// PodNetwork says whether and how pods get network namespaces of
+	// their own.
+	PodNetwork PodNetworkConfig
 }
 
 // Agent is a node agent.
@@ -95,6 +98,12 @@ type Agent struct {
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
+
+	// net is the pod network, set up on first use (podNet).
+	net podNetwork
+	// podIPs maps a pod's UID to its own address while its directory
+	// exists: a finished pod's status keeps its address.
+	podIPs sync.Map
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
@@ -186,6 +195,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.runCtx = ctx
 	a.mu.Unlock()
+	// The pod network (and its Node annotation) before the first pod.
+	a.podNet()
 
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -294,7 +305,7 @@ func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.
 	a.mu.Lock()
 	svcs := a.svcLister
 	a.mu.Unlock()
-	src := &envSource{client: a.client, allocatable: a.node.allocatable(), nodeIP: a.nodeIP, services: svcs}
+	src := &envSource{client: a.client, allocatable: a.node.allocatable(), nodeIP: a.nodeIP, podIP: a.podIP(pod.UID), services: svcs}
 	env, err := src.containerEnv(ctx, pod, c, profile, a.homeDir)
 	if err != nil {
 		return runtime.ContainerConfig{}, err

@@ -22,6 +22,7 @@ type envSource struct {
 	client      kubernetes.Interface
 	allocatable corev1.ResourceList
 	nodeIP      string
+	podIP       string // the pod's own address; empty: the node's
 	services    corelisters.ServiceLister
 	configMaps  map[string]*corev1.ConfigMap
 	secrets     map[string]*corev1.Secret
@@ -250,9 +251,12 @@ func (s *envSource) fieldRef(pod *corev1.Pod, path string) (string, error) {
 		return pod.Spec.NodeName, nil
 	case "spec.serviceAccountName":
 		return pod.Spec.ServiceAccountName, nil
-	case "status.hostIP", "status.podIP":
+	case "status.hostIP", "status.hostIPs":
 		return s.nodeIP, nil
-	case "status.hostIPs", "status.podIPs":
+	case "status.podIP", "status.podIPs":
+		if s.podIP != "" {
+			return s.podIP, nil
+		}
 		return s.nodeIP, nil
 	}
 	return "", fmt.Errorf("unsupported fieldPath: %s", path)

@@ -59,7 +59,9 @@ func startAgentCfg(t testing.TB, client *fake.Clientset, dir string, pool *x509.
 	return startAgentMode(t, client, dir, pool, IsolationOff)
 }
 
-func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509.CertPool, mode IsolationMode) *harness {
+// startAgentMode starts an agent with the given isolation; opts adjust its
+// configuration further.
+func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509.CertPool, mode IsolationMode, opts ...func(*Config)) *harness {
 	t.Helper()
 	if client == nil {
 		client = fake.NewClientset()
@@ -79,6 +81,9 @@ func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509
 			t.Fatal(err)
 		}
 		cfg.Runtime = rt
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	a, err := New(cfg)
 	if err != nil {

@@ -146,9 +146,9 @@ func (w *podWorker) launchProbe(ctx context.Context, pod *corev1.Pod, cs *ctrSta
 		return
 	}
 	st.inflight = true
-	c, podIP, id := w.specs[cs], w.a.nodeIP, pr.attemptID
+	c, ip, id := w.specs[cs], w.a.podIP(pod.UID), pr.attemptID
 	go func() {
-		ok, out := runProbe(ctx, podIP, c, ctr, st.spec)
+		ok, out := runProbe(ctx, ip, c, ctr, st.spec)
 		w.mu.Lock()
 		w.probeDone = append(w.probeDone, probeResult{cs: cs, attemptID: id, st: st, ok: ok, output: out})
 		w.mu.Unlock()

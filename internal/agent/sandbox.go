@@ -45,11 +45,13 @@ func (m IsolationMode) enabled() bool {
 }
 
 // podSandbox is what the containers of one pod share on this node: its
-// volumes and its /etc files.
+// volumes, its /etc files and its network namespace (empty in the host
+// network).
 type podSandbox struct {
 	dir      string
 	volPaths map[string]string
 	etc      []sandbox.Mount
+	netns    string
 }
 
 // volumeDir and etcDir live in the runtime's sandbox directory, which the
@@ -80,6 +82,14 @@ func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir string) (*pod
 	for name, v := range vols {
 		sb.volPaths[name] = v.Path
 	}
+	podIPs := []string{a.nodeIP}
+	pn, err := a.setUpPodNetwork(pod)
+	if err != nil {
+		return nil, err
+	}
+	if pn != nil {
+		sb.netns, podIPs = pn.NetNS, []string{pn.IP.String()}
+	}
 	var resolv []byte
 	if ip := net.ParseIP(a.cfg.ClusterDNS); ip != nil {
 		host, _ := os.ReadFile("/etc/resolv.conf")
@@ -87,7 +97,7 @@ func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir string) (*pod
 			return nil, fmt.Errorf("rendering resolv.conf: %w", err)
 		}
 	}
-	sb.etc, err = sandbox.WriteEtcFiles(pod, sandbox.EtcFiles{Dir: etcDir(dir), PodIPs: []string{a.nodeIP},
+	sb.etc, err = sandbox.WriteEtcFiles(pod, sandbox.EtcFiles{Dir: etcDir(dir), PodIPs: podIPs,
 		ResolvConf: resolv, ClusterDomain: a.clusterDomain()})
 	if err != nil {
 		return nil, err
@@ -199,7 +209,7 @@ func (a *Agent) containerSandbox(pod *corev1.Pod, c *corev1.Container, sb *podSa
 		all = append(all, sandbox.Mount{Source: tmp, Target: "/tmp"})
 	}
 	sp := &sandbox.Spec{Namespaces: true, Hostname: sandbox.UTSHostname(pod, a.clusterDomain()),
-		Mounts: append(all, mounts...), ScratchDir: scratch}
+		Mounts: append(all, mounts...), ScratchDir: scratch, NetNS: sb.netns}
 	if !limited {
 		return sp, nil, nil
 	}

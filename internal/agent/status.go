@@ -52,6 +52,8 @@ type podView struct {
 	ctrs      []*ctrState
 	startTime time.Time
 	nodeIP    string
+	// podIP is the pod's own address; empty means the node's.
+	podIP string
 	// final is set once the pod is being torn down and nothing runs any
 	// more: its phase becomes terminal.
 	final            bool
@@ -76,9 +78,13 @@ func computeStatus(pod *corev1.Pod, v podView, now time.Time) corev1.PodStatus {
 		Resize:            old.Resize,
 	}
 	if v.nodeIP != "" {
-		st.HostIP, st.PodIP = v.nodeIP, v.nodeIP
+		ip := v.podIP
+		if ip == "" {
+			ip = v.nodeIP
+		}
+		st.HostIP, st.PodIP = v.nodeIP, ip
 		st.HostIPs = []corev1.HostIP{{IP: v.nodeIP}}
-		st.PodIPs = []corev1.PodIP{{IP: v.nodeIP}}
+		st.PodIPs = []corev1.PodIP{{IP: ip}}
 	}
 	if !v.startTime.IsZero() {
 		t := metav1.NewTime(v.startTime)

@@ -22,7 +22,7 @@ var kubeletConditions = map[corev1.PodConditionType]bool{
 // writeStatus computes the pod's status and writes it when it differs from
 // what was last written: one write per real change.
 func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, final bool, now time.Time) {
-	view := podView{initCtrs: w.initCtrs, ctrs: w.ctrs, startTime: w.startTime, nodeIP: w.a.nodeIP,
+	view := podView{initCtrs: w.initCtrs, ctrs: w.ctrs, startTime: w.startTime, nodeIP: w.a.nodeIP, podIP: w.a.podIP(w.uid),
 		final: final, deadlineExceeded: w.deadlineExceeded, sandboxReady: w.sandboxReady,
 		failReason: w.failReason, failMessage: w.failMessage}
 	for attempt := 0; attempt < 3; attempt++ {
@@ -81,4 +81,40 @@ func (w *podWorker) base(pod *corev1.Pod) *corev1.Pod {
 	}
 	p.Status.Conditions = conds
 	return &p
+}
+
+// firstStatusHold is how long the first status of a pod whose containers
+// have just started is held back. A container that ends within it (the
+// usual short Job pod) is then reported once, already terminal, instead of
+// Running and then terminal: one API write and one round of watch events
+// fewer per pod. kubelet reports a start no sooner: its relist runs every
+// second. The hold is wall-clock time, a batching window and not part of
+// the pod's timeline, so a fake clock in tests does not stall the report.
+const firstStatusHold = 500 * time.Millisecond
+
+// holdFirstStatus reports whether the pod's first status write waits:
+// nothing written yet, a container started less than firstStatusHold ago,
+// one still runs, and none waits on an error. While it holds, a wake-up
+// is armed for the end of the hold.
+func (w *podWorker) holdFirstStatus() bool {
+	if w.lastStatus != nil || w.firstStart.IsZero() || w.failReason != "" || w.deadlineExceeded {
+		return false
+	}
+	running := false
+	for _, cs := range append(append([]*ctrState{}, w.initCtrs...), w.ctrs...) {
+		if cs.waitingReason != "" {
+			return false
+		}
+		if cs.running() {
+			running = true
+		}
+	}
+	left := firstStatusHold - time.Since(w.firstStart)
+	if !running || left <= 0 {
+		return false
+	}
+	if w.holdTimer == nil {
+		w.holdTimer = time.AfterFunc(left, w.notify)
+	}
+	return true
 }

@@ -78,6 +78,11 @@ type podWorker struct {
 	// failReason and failMessage fail the pod for good (a field this node
 	// cannot honour).
 	failReason, failMessage string
+	// firstStart is when this agent first started one of the pod's
+	// containers, and holdTimer the wake-up ending the hold of the
+	// pod's first status (see holdFirstStatus).
+	firstStart time.Time
+	holdTimer  *time.Timer
 }
 
 type logAttempt struct {
@@ -191,7 +196,9 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	// Arm the timer before reporting, so whoever sees the status can rely
 	// on the next step being scheduled.
 	w.schedule(pod, now)
-	w.writeStatus(ctx, pod, false, now)
+	if !w.holdFirstStatus() {
+		w.writeStatus(ctx, pod, false, now)
+	}
 	return false
 }
 
@@ -410,6 +417,9 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 		w.containerEvent(pod, cs.name, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
 	default:
 		w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventStarted, "Started container %s", cs.name)
+		if w.firstStart.IsZero() {
+			w.firstStart = time.Now()
+		}
 		cs.attempts++
 		cs.previous = cs.current
 		cs.current = &attempt{id: ctr.ID(), started: ctr.StartedAt()}
@@ -449,6 +459,10 @@ func (w *podWorker) stop(ctx context.Context, pod *corev1.Pod, gone bool, now ti
 	if !w.finished {
 		w.writeStatus(ctx, pod, true, now)
 		w.finished = true
+		// Nothing runs any more: the network goes now, as kubelet
+		// removes a terminated pod's sandbox; the address stays in the
+		// status.
+		w.a.releasePodNetwork(w.uid)
 	}
 	if gone {
 		w.cleanup(ctx, pod)
@@ -499,11 +513,15 @@ func (w *podWorker) cleanup(ctx context.Context, pod *corev1.Pod) {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
+	if w.holdTimer != nil {
+		w.holdTimer.Stop()
+	}
 	if err := volumes.TearDown(volumeDir(filepath.Join(w.dir, "sandbox"))); err != nil {
 		slog.Warn("tearing down volumes", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}
 	_ = w.a.runtime.RemoveSandbox(ctx, runtime.SandboxConfig{UID: string(pod.UID), Namespace: pod.Namespace,
 		Name: pod.Name, Dir: filepath.Join(w.dir, "sandbox")})
+	w.a.releasePodNetwork(pod.UID)
 	if err := os.RemoveAll(w.dir); err != nil {
 		slog.Warn("removing pod directory", "dir", w.dir, "err", err)
 	}

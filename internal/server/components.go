@@ -122,6 +122,7 @@ func (s *Server) startComponents(ctx context.Context, client kubernetes.Interfac
 		ProfilesFile:  s.cfg.ProfilesFile,
 		ClusterDNS:    s.clusterDNS.String(),
 		ClusterDomain: "cluster.local",
+		PodNetwork:    podNetworkConfig(s.cfg.DisablePodNetwork, s.cfg.PodCIDR),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
@@ -140,4 +141,14 @@ func (s *Server) goRun(f func()) {
 		defer s.wg.Done()
 		f()
 	}()
+}
+
+// podNetworkConfig is the local node's pod network: detected with the
+// node's isolation unless disabled.
+func podNetworkConfig(disabled bool, cidr string) agent.PodNetworkConfig {
+	cfg := agent.PodNetworkConfig{Mode: agent.PodNetworkAuto, CIDR: cidr}
+	if disabled {
+		cfg.Mode = agent.PodNetworkOff
+	}
+	return cfg
 }

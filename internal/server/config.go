@@ -46,6 +46,12 @@ type Config struct {
 	// DisableServiceProxy runs no ClusterIP proxy on this host (the proxy
 	// needs root; two servers on one host must not both run one).
 	DisableServiceProxy bool
+	// DisablePodNetwork keeps the local node's pods in the host network
+	// instead of giving each its own network namespace and address.
+	DisablePodNetwork bool
+	// PodCIDR is the local node's pod CIDR (default: a free /24 of
+	// 10.244.0.0/16).
+	PodCIDR string
 }
 
 // DefaultDataDir is /var/lib/batchlet for root and ~/.batchlet otherwise.

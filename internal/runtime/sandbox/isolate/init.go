@@ -72,6 +72,11 @@ func execContainer(sp initSpec) error {
 			return fmt.Errorf("sandbox: joining cgroup %s: %w", filepath.Dir(procs), err)
 		}
 	}
+	if sp.NetNS != "" {
+		if err := joinNetns(&sp); err != nil {
+			return err
+		}
+	}
 	if sp.Namespaces {
 		if err := setupNamespaces(&sp.Spec); err != nil {
 			return err

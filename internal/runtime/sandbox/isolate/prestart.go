@@ -106,6 +106,14 @@ func (p *Pending) Run(cmd *exec.Cmd, sp Spec) (*os.Process, error) {
 	if len(payload) > maxSpecSize {
 		return p.cmd.Process, fmt.Errorf("sandbox: spec of %d bytes exceeds %d", len(payload), maxSpecSize)
 	}
+	if sp.NetNS != "" {
+		netns, err := openNetns(sp.NetNS)
+		if err != nil {
+			return p.cmd.Process, err
+		}
+		defer netns.Close()
+		stdio = append(stdio, int(netns.Fd()))
+	}
 	rights := unix.UnixRights(stdio...)
 	if err := unix.Sendmsg(int(p.sock.Fd()), payload, rights, nil, 0); err != nil {
 		return p.cmd.Process, &SetupError{Message: fmt.Sprintf("sandbox init ended before taking its container: %v", err)}
@@ -162,7 +170,7 @@ func stdioFiles(cmd *exec.Cmd) ([]int, func(), error) {
 // the spec. ok is false when the socket closed without a container.
 func awaitContainer(sock int) (sp initSpec, ok bool, err error) {
 	buf := make([]byte, maxSpecSize)
-	oob := make([]byte, unix.CmsgSpace(3*4))
+	oob := make([]byte, unix.CmsgSpace(4*4))
 	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return sp, false, fmt.Errorf("sandbox: receiving spec: %w", err)
@@ -181,11 +189,19 @@ func awaitContainer(sock int) (sp initSpec, ok bool, err error) {
 			fds = append(fds, got...)
 		}
 	}
-	if len(fds) != 3 {
-		return sp, false, fmt.Errorf("sandbox: received %d stdio descriptors, want 3", len(fds))
-	}
 	if err := json.Unmarshal(buf[:n], &sp); err != nil {
 		return sp, false, fmt.Errorf("sandbox: decoding spec: %w", err)
+	}
+	// After the stdio comes the pod's network namespace, when it has one.
+	want := 3
+	if sp.NetNS != "" {
+		want = 4
+	}
+	if len(fds) != want {
+		return sp, false, fmt.Errorf("sandbox: received %d descriptors, want %d", len(fds), want)
+	}
+	if want == 4 {
+		sp.NetNSFD, fds = fds[3], fds[:3]
 	}
 	for i, fd := range fds {
 		if fd == i {

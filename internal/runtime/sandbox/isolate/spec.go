@@ -45,6 +45,10 @@ type Spec struct {
 	// created, the container's root is rebuilt on a tmpfs mounted here
 	// inside the private namespace; nothing appears on the host.
 	ScratchDir string `json:"scratchDir,omitempty"`
+	// NetNS is a network namespace file (a bind mount of one) the
+	// container joins, shared by the containers of its pod; empty keeps
+	// the host network. Needs Namespaces.
+	NetNS string `json:"netns,omitempty"`
 	// CgroupProcs are cgroup.procs files the container joins before its
 	// command runs (see cgroups.Group.ProcsFiles).
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
@@ -59,4 +63,7 @@ type initSpec struct {
 	Dir  string   `json:"dir,omitempty"`
 	// Terminal makes stdin the controlling terminal (pending init only).
 	Terminal bool `json:"terminal,omitempty"`
+	// NetNSFD is the init step's descriptor of NetNS, opened by the
+	// parent: the init step's mount namespace may predate the file.
+	NetNSFD int `json:"netnsFD,omitempty"`
 }

@@ -39,22 +39,39 @@ func Wrap(cmd *exec.Cmd, sp Spec, initArgv []string) (*Setup, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	payload, err := json.Marshal(initSpec{Spec: sp, Path: cmd.Path, Args: cmd.Args, Env: env, Dir: cmd.Dir})
+	is := initSpec{Spec: sp, Path: cmd.Path, Args: cmd.Args, Env: env, Dir: cmd.Dir}
+	specFD := 3 + len(cmd.ExtraFiles)
+	var netns *os.File
+	if sp.NetNS != "" {
+		var err error
+		if netns, err = openNetns(sp.NetNS); err != nil {
+			return nil, err
+		}
+		is.NetNSFD = specFD + 2
+	}
+	payload, err := json.Marshal(is)
 	if err != nil {
+		closeFile(netns)
 		return nil, fmt.Errorf("sandbox: encoding spec: %w", err)
 	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
+		closeFile(netns)
 		return nil, fmt.Errorf("sandbox: creating spec pipe: %w", err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		closeFile(netns)
 		specR.Close()
 		specW.Close()
 		return nil, fmt.Errorf("sandbox: creating status pipe: %w", err)
 	}
-	specFD := 3 + len(cmd.ExtraFiles)
+	childEnds := []*os.File{specR, errW}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, specR, errW)
+	if netns != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, netns)
+		childEnds = append(childEnds, netns)
+	}
 	cmd.Path = initArgv[0]
 	cmd.Args = append(append([]string{}, initArgv...), strconv.Itoa(specFD), strconv.Itoa(specFD+1))
 	// The init step gets a clean environment; the container's is applied
@@ -67,13 +84,13 @@ func Wrap(cmd *exec.Cmd, sp Spec, initArgv []string) (*Setup, error) {
 		}
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS | syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC
 	}
-	return &Setup{payload: payload, specW: specW, errR: errR, childEnds: []*os.File{specR, errW}}, nil
+	return &Setup{payload: payload, specW: specW, errR: errR, childEnds: childEnds}, nil
 }
 
 func validate(sp Spec) error {
 	if !sp.Namespaces {
-		if sp.Hostname != "" || len(sp.Mounts) > 0 {
-			return &UnsupportedError{Field: "spec", Message: "hostname and volume mounts need namespaces, which are disabled on this node"}
+		if sp.Hostname != "" || len(sp.Mounts) > 0 || sp.NetNS != "" {
+			return &UnsupportedError{Field: "spec", Message: "hostname, volume mounts and a pod network need namespaces, which are disabled on this node"}
 		}
 		return nil
 	}

@@ -1,0 +1,255 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/batchlet/batchlet/internal/network"
+)
+
+// AnnotationPodNetwork is "namespaces" when each pod gets its own network
+// namespace and address from the node's pod CIDR, "host" when pods share
+// the node's network (then AnnotationPodNetworkReason says why).
+const (
+	AnnotationPodNetwork       = "batchlet.io/pod-network"
+	AnnotationPodNetworkReason = "batchlet.io/pod-network-reason"
+)
+
+// PodNetworkMode says whether pods get network namespaces of their own.
+type PodNetworkMode int
+
+const (
+	// PodNetworkAuto gives pods their own network when the node's
+	// isolation is detected (IsolationAuto) and available. An agent told
+	// to isolate or not keeps pods in the host network: forcing isolation
+	// is about mounts and limits, not about how pods are reached.
+	PodNetworkAuto PodNetworkMode = iota
+	// PodNetworkOn gives pods their own network whenever the node
+	// isolates containers.
+	PodNetworkOn
+	// PodNetworkOff keeps every pod in the host network.
+	PodNetworkOff
+)
+
+// PodNetworkConfig configures per-pod network namespaces.
+type PodNetworkConfig struct {
+	Mode PodNetworkMode
+	// CIDR is the node's pod CIDR; empty picks a free /24 of 10.244.0.0/16.
+	CIDR string
+	// Bridge names the node's bridge; empty derives it from the CIDR.
+	Bridge string
+}
+
+// podReleaseInterval is how often finished pods' networks are reclaimed.
+const podReleaseInterval = 2 * time.Second
+
+// podNetwork is an agent's pod network: nil manager means host network.
+type podNetwork struct {
+	once    sync.Once
+	manager *network.Manager
+	reason  string
+}
+
+// podNet is a's pod network, set up on first use: the node's bridge and
+// CIDR, or the reason pods stay in the host network.
+func (a *Agent) podNet() *podNetwork {
+	a.net.once.Do(func() { a.startPodNetwork(&a.net) })
+	return &a.net
+}
+
+func (a *Agent) startPodNetwork(pn *podNetwork) {
+	cfg := a.cfg.PodNetwork
+	switch {
+	case cfg.Mode == PodNetworkOff:
+		pn.reason = "disabled by configuration"
+	case cfg.Mode == PodNetworkAuto && a.cfg.Isolation != IsolationAuto:
+		pn.reason = "not requested: the node's isolation mode is set explicitly"
+	case !a.isolate:
+		pn.reason = "pod isolation is off (requires running as root on Linux)"
+	default:
+		m, err := network.New(network.Config{StateDir: filepath.Join(a.cfg.DataDir, "network"),
+			CIDR: cfg.CIDR, Bridge: cfg.Bridge, Taken: a.otherNodesPodCIDRs()})
+		if err != nil {
+			pn.reason = err.Error()
+			slog.Warn("pods use the host network", "node", a.cfg.NodeName, "err", err)
+		} else {
+			pn.manager = m
+			slog.Info("pod network", "node", a.cfg.NodeName, "bridge", m.Bridge(), "cidr", m.CIDR().String())
+			a.mu.Lock()
+			ctx := a.runCtx
+			a.mu.Unlock()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			go a.releasePodNetworks(ctx, m)
+		}
+	}
+	go a.publishPodNetwork(pn)
+}
+
+// otherNodesPodCIDRs lists the pod CIDRs the cluster's other nodes hold,
+// so that nodes on different machines do not pick the same one. Without
+// an answer from the API the pick relies on what this host shows.
+func (a *Agent) otherNodesPodCIDRs() []string {
+	if a.client == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nodes, err := a.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		slog.Warn("listing nodes' pod CIDRs", "err", err)
+		return nil
+	}
+	var taken []string
+	for _, n := range nodes.Items {
+		if n.Name == a.cfg.NodeName {
+			continue
+		}
+		taken = append(taken, n.Spec.PodCIDRs...)
+		if n.Spec.PodCIDR != "" {
+			taken = append(taken, n.Spec.PodCIDR)
+		}
+	}
+	return taken
+}
+
+// publishPodNetwork records the pod network on the Node: its pod CIDR in
+// spec.podCIDR(s), as a node IPAM would, and the mode in an annotation.
+func (a *Agent) publishPodNetwork(pn *podNetwork) {
+	if a.client == nil {
+		return
+	}
+	ann := map[string]any{AnnotationPodNetwork: "host", AnnotationPodNetworkReason: pn.reason}
+	patch := map[string]any{}
+	if pn.manager != nil {
+		ann = map[string]any{AnnotationPodNetwork: "namespaces", AnnotationPodNetworkReason: nil}
+		cidr := pn.manager.CIDR().String()
+		patch["spec"] = map[string]any{"podCIDR": cidr, "podCIDRs": []string{cidr}}
+	}
+	patch["metadata"] = map[string]any{"annotations": ann}
+	data, err := json.Marshal(patch)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for ctx.Err() == nil {
+		_, err := a.client.CoreV1().Nodes().Patch(ctx, a.cfg.NodeName, types.MergePatchType, data, metav1.PatchOptions{})
+		if err == nil {
+			return
+		}
+		slog.Debug("publishing the pod network on the node", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-a.clock.After(time.Second):
+		}
+	}
+}
+
+// setUpPodNetwork gives pod its network namespace, or returns nil when it
+// uses the host network.
+func (a *Agent) setUpPodNetwork(pod *corev1.Pod) (*network.Pod, error) {
+	if pod.Spec.HostNetwork || !a.isolate {
+		return nil, nil
+	}
+	m := a.podNet().manager
+	if m == nil {
+		return nil, nil
+	}
+	p, err := m.Setup(string(pod.UID))
+	if err != nil {
+		return nil, fmt.Errorf("setting up the pod network: %w", err)
+	}
+	a.podIPs.Store(pod.UID, p.IP.String())
+	return p, nil
+}
+
+// releasePodNetwork tears down a pod's network namespace and frees its
+// address; the periodic release loop catches what this misses.
+func (a *Agent) releasePodNetwork(uid types.UID) {
+	m := a.podNet().manager
+	if m == nil {
+		return
+	}
+	if err := m.Teardown(string(uid)); err != nil {
+		slog.Warn("tearing down pod network", "pod", uid, "err", err)
+	}
+}
+
+// podIP is the pod's own address, or the node's for a pod in the host
+// network.
+func (a *Agent) podIP(uid types.UID) string {
+	if v, ok := a.podIPs.Load(uid); ok {
+		return v.(string)
+	}
+	return a.nodeIP
+}
+
+// releasePodNetworks tears down the network of each pod that finished or
+// whose directory is gone, until the agent stops: kubelet, too, removes
+// a terminated pod's sandbox network while the pod object remains. A pod
+// counts as finished once its phase is terminal, which the agent reports
+// only when none of its containers runs.
+func (a *Agent) releasePodNetworks(ctx context.Context, m *network.Manager) {
+	t := a.clock.NewTicker(podReleaseInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Running pods keep their network for the next agent; the
+			// bridge goes when none is left.
+			if err := m.Close(); err != nil {
+				slog.Warn("closing the pod network", "err", err)
+			}
+			return
+		case <-t.C():
+			a.releaseFinishedPodNetworks(m)
+		}
+	}
+}
+
+func (a *Agent) releaseFinishedPodNetworks(m *network.Manager) {
+	a.podIPs.Range(func(k, _ any) bool {
+		uid := k.(types.UID)
+		if _, err := os.Stat(a.podDir(uid)); errors.Is(err, os.ErrNotExist) {
+			a.podIPs.Delete(uid)
+		}
+		return true
+	})
+	keys := m.Keys()
+	if len(keys) == 0 {
+		return
+	}
+	finished := map[types.UID]bool{}
+	if a.podLister != nil {
+		pods, _ := a.podLister.List(labelsEverything())
+		for _, p := range pods {
+			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				finished[p.UID] = true
+			}
+		}
+	}
+	for _, k := range keys {
+		uid := types.UID(k)
+		_, err := os.Stat(a.podDir(uid))
+		gone := errors.Is(err, os.ErrNotExist)
+		if !gone && !finished[uid] {
+			continue
+		}
+		if err := m.Teardown(k); err != nil {
+			slog.Warn("tearing down pod network", "pod", k, "err", err)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/batchlet/batchlet/internal/network"
+)
+
+// TestPodNetworkSharedByThePodsContainers: the init and the main
+// container see the same eth0 with the address status.podIP reports,
+// from the CIDR published on the Node; once the pod finished, its
+// namespace and address are released.
+func TestPodNetworkSharedByThePodsContainers(t *testing.T) {
+	needRoot(t)
+	h := startAgentMode(t, nil, "", nil, IsolationOn, func(c *Config) { c.PodNetwork.Mode = PodNetworkOn })
+	t.Cleanup(func() {
+		if pn := h.agent.podNet(); pn.manager != nil {
+			for _, k := range pn.manager.Keys() {
+				_ = pn.manager.Teardown(k)
+			}
+			_ = pn.manager.Close()
+		}
+	})
+	addr := "ip -4 -o addr show eth0 | tr -s ' ' | cut -d' ' -f4"
+	pod := testPod("net", sh("main", "debian", "cat /shared/init; "+addr))
+	pod.Spec.InitContainers = []corev1.Container{sh("init", "debian", addr+" > /shared/init")}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	vm := []corev1.VolumeMount{{Name: "shared", MountPath: "/shared"}}
+	pod.Spec.InitContainers[0].VolumeMounts, pod.Spec.Containers[0].VolumeMounts = vm, vm
+	h.create(pod)
+	done := h.waitPod("net", "Succeeded", phaseIs(corev1.PodSucceeded))
+
+	pn := h.agent.podNet()
+	if pn.manager == nil {
+		t.Fatalf("no pod network: %s", pn.reason)
+	}
+	got := logWords(h.readLog(pod.UID, "main", 0))
+	if len(got) != 2 || got[0] != got[1] {
+		t.Fatalf("init and main container addresses = %q, want one shared address", got)
+	}
+	ip, _, err := net.ParseCIDR(got[0])
+	if err != nil || !pn.manager.CIDR().Contains(ip) {
+		t.Fatalf("eth0 address %q not in the pod CIDR %s", got[0], pn.manager.CIDR())
+	}
+	if done.Status.PodIP != ip.String() || done.Status.HostIP != "127.0.0.1" {
+		t.Fatalf("status podIP %q hostIP %q, want %s and the node's", done.Status.PodIP, done.Status.HostIP, ip)
+	}
+	nsFile := filepath.Join(network.NamespaceDir(filepath.Join(h.dir, "network")), string(pod.UID))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := os.Stat(nsFile)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the finished pod's namespace %s is still there", nsFile)
+		}
+		h.clock.Step(podReleaseInterval)
+		time.Sleep(10 * time.Millisecond)
+	}
+	node, err := h.client.CoreV1().Nodes().Get(context.Background(), "node1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.Spec.PodCIDR != pn.manager.CIDR().String() || node.Annotations[AnnotationPodNetwork] != "namespaces" {
+		t.Fatalf("node podCIDR %q annotations %v", node.Spec.PodCIDR, node.Annotations)
+	}
+}
+
+// TestPodNetworkFollowsAnExplicitIsolationMode: an agent told to isolate
+// does not change how its pods are reached unless asked to.
+func TestPodNetworkFollowsAnExplicitIsolationMode(t *testing.T) {
+	a := &Agent{cfg: Config{Isolation: IsolationOn}, isolate: true}
+	if pn := a.podNet(); pn.manager != nil || !strings.Contains(pn.reason, "explicitly") {
+		t.Fatalf("pod network %+v, want the host network", pn)
+	}
+}

@@ -1,0 +1,107 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"path/filepath"
+)
+
+// Config says where a node keeps its pod network.
+type Config struct {
+	// StateDir holds the address records and the pods' namespaces. Its
+	// absolute path also marks the node's bridge as this node's, so that
+	// nodes sharing a host tell their bridges apart.
+	StateDir string
+	// CIDR is the node's pod CIDR. Empty picks a free /24 of
+	// AutoCIDRRange, preferring the one an earlier start used.
+	CIDR string
+	// Bridge names the node's bridge; empty derives bl-br<N> from the
+	// third octet of the CIDR.
+	Bridge string
+	// Taken lists pod CIDRs other nodes of the cluster hold, on this host
+	// or others; an automatic pick avoids them.
+	Taken []string
+}
+
+// taken reports whether subnet is one of c.Taken.
+func (c Config) taken(subnet *net.IPNet) bool {
+	for _, t := range c.Taken {
+		if n, err := parseCIDR(t); err == nil && n.String() == subnet.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// AutoCIDRRange is where pod CIDRs are picked from when none is given.
+const AutoCIDRRange = "10.244.0.0/16"
+
+// ErrInUse says that a bridge or CIDR is held by another node on this host.
+var ErrInUse = errors.New("in use by another node on this host")
+
+// ownerPrefix starts the alias of a bridge made by this package; the rest
+// is the owning node's state directory.
+const ownerPrefix = "batchlet:"
+
+// maxAutoSlots bounds how many /24s are tried when picking a CIDR.
+const maxAutoSlots = 64
+
+func (c Config) owner() (string, error) {
+	dir, err := filepath.Abs(c.StateDir)
+	if err != nil {
+		return "", fmt.Errorf("pod network state dir: %w", err)
+	}
+	return ownerPrefix + dir, nil
+}
+
+// parseCIDR reads an IPv4 pod CIDR, in its network form.
+func parseCIDR(s string) (*net.IPNet, error) {
+	_, n, err := net.ParseCIDR(s)
+	if err != nil {
+		return nil, fmt.Errorf("pod CIDR %q: %w", s, err)
+	}
+	if n.IP.To4() == nil {
+		return nil, fmt.Errorf("pod CIDR %q: only IPv4 is supported", s)
+	}
+	n.IP = n.IP.To4()
+	return n, nil
+}
+
+// bridgeFor is the default bridge name of a CIDR.
+func bridgeFor(subnet *net.IPNet) string {
+	return fmt.Sprintf("bl-br%d", subnet.IP.To4()[2])
+}
+
+// autoCIDR is the slot-th /24 of AutoCIDRRange.
+func autoCIDR(slot int) *net.IPNet {
+	return &net.IPNet{IP: net.IPv4(10, 244, byte(slot), 0).To4(), Mask: net.CIDRMask(24, 32)}
+}
+
+// overlaps reports whether two networks share an address.
+func overlaps(a, b *net.IPNet) bool {
+	return a.Contains(b.IP) || b.Contains(a.IP)
+}
+
+// RunDir holds the pods' namespace files, one directory per node. They
+// live outside the node's state directory, so that the directory of a
+// node stopped with pods still running can be removed; a node's
+// directory here whose state directory is gone is swept by the next
+// node that starts on the host.
+const RunDir = "/run/batchlet/netns"
+
+// ownerFile names the state directory a namespace directory belongs to.
+const ownerFile = "owner"
+
+// NamespaceDir is where the node with stateDir keeps its pods' namespace
+// files.
+func NamespaceDir(stateDir string) string {
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		abs = stateDir
+	}
+	h := fnv.New64a()
+	h.Write([]byte(abs))
+	return filepath.Join(RunDir, fmt.Sprintf("%016x", h.Sum64()))
+}

@@ -1,0 +1,14 @@
+// Package network gives each pod of a node its own network namespace: a
+// loopback, one end of a veth pair whose other end is enslaved to the
+// node's bridge, an address from the node's pod CIDR and a default route
+// via the bridge, whose address is the first of the CIDR. The host routes
+// between the bridge and its other interfaces (the Service proxy's
+// namespace, other nodes' bridges on the same host), so pods reach each
+// other, the host and cluster IPs. Nothing is translated: pods do not
+// reach beyond the host.
+//
+// All of it is done in-process over netlink, with no helper programs.
+// Address allocations are files under the node's state directory, so
+// running pods keep their addresses across agent restarts; a pod's
+// namespace is bind-mounted there too, so it outlives the agent.
+package network

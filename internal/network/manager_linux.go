@@ -1,0 +1,253 @@
+//go:build linux
+
+package network
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Manager is a node's pod network.
+type Manager struct {
+	stateDir, nsDir string
+	subnet          *net.IPNet
+	bridge          netlink.Link
+	// host is a netlink handle bound to the host namespace, usable from
+	// any thread; hostNS is that namespace.
+	host   *netlink.Handle
+	hostNS netns.NsHandle
+	ipam   *ipam
+
+	// mu keeps Close from pulling the handles from under a pod's set-up.
+	mu     sync.RWMutex
+	closed bool
+}
+
+// errClosed is returned after Close.
+var errClosed = errors.New("pod network closed")
+
+// Pod is one pod's network.
+type Pod struct {
+	Key string
+	IP  net.IP
+	// NetNS is the bind-mounted namespace file containers join.
+	NetNS string
+	// HostVeth is the host end of the pod's veth pair.
+	HostVeth string
+}
+
+// New sets the node's bridge up. It fails (and the node should use the
+// host network) without the privileges, or with ErrInUse when the
+// configured bridge or CIDR belongs to another node on this host.
+func New(cfg Config) (*Manager, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("pod network namespaces require running as root")
+	}
+	owner, err := cfg.owner()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{stateDir: cfg.StateDir, nsDir: NamespaceDir(cfg.StateDir)}
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating pod network state dir: %w", err)
+	}
+	if err := makeNamespaceDir(m.nsDir, owner); err != nil {
+		return nil, err
+	}
+	if m.hostNS, err = netns.Get(); err != nil {
+		return nil, fmt.Errorf("opening the host network namespace: %w", err)
+	}
+	if m.host, err = netlink.NewHandleAt(m.hostNS); err != nil {
+		m.hostNS.Close()
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	if err := sweepStale(m.host); err != nil {
+		slog.Warn("removing stale pod networks", "err", err)
+	}
+	if err := m.claim(cfg, owner); err != nil {
+		m.closeHandles()
+		return nil, err
+	}
+	if err := enableForwarding(); err != nil {
+		m.closeHandles()
+		return nil, err
+	}
+	if m.ipam, err = newIPAM(filepath.Join(cfg.StateDir, "addresses"), m.subnet); err != nil {
+		m.closeHandles()
+		return nil, err
+	}
+	return m, nil
+}
+
+// claim settles on the CIDR and bridge: the configured ones, else those
+// of an earlier start, else the first free /24 of AutoCIDRRange.
+func (m *Manager) claim(cfg Config, owner string) error {
+	var tries []choice
+	if cfg.CIDR != "" {
+		subnet, err := parseCIDR(cfg.CIDR)
+		if err != nil {
+			return err
+		}
+		bridge := cfg.Bridge
+		if bridge == "" {
+			bridge = bridgeFor(subnet)
+		}
+		tries = append(tries, choice{CIDR: subnet.String(), Bridge: bridge})
+	} else {
+		if prev, ok := loadChoice(cfg.StateDir); ok {
+			if subnet, err := parseCIDR(prev.CIDR); err == nil && !cfg.taken(subnet) {
+				tries = append(tries, prev)
+			}
+		}
+		for slot := 0; slot < maxAutoSlots; slot++ {
+			subnet := autoCIDR(slot)
+			if cfg.taken(subnet) {
+				continue
+			}
+			bridge := cfg.Bridge
+			if bridge == "" {
+				bridge = bridgeFor(subnet)
+			}
+			tries = append(tries, choice{CIDR: subnet.String(), Bridge: bridge})
+		}
+	}
+	var firstErr error
+	for _, c := range tries {
+		subnet, err := parseCIDR(c.CIDR)
+		if err != nil {
+			continue
+		}
+		br, err := claimBridge(m.host, c.Bridge, owner, subnet, nthIP(subnet, 1))
+		if err == nil {
+			m.subnet, m.bridge = subnet, br
+			return saveChoice(cfg.StateDir, c)
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if !errors.Is(err, ErrInUse) {
+			return err
+		}
+	}
+	return firstErr
+}
+
+// CIDR is the node's pod CIDR.
+func (m *Manager) CIDR() *net.IPNet { return m.subnet }
+
+// Gateway is the bridge's address, the pods' default route.
+func (m *Manager) Gateway() net.IP { return nthIP(m.subnet, 1) }
+
+// Bridge is the bridge's name.
+func (m *Manager) Bridge() string { return m.bridge.Attrs().Name }
+
+// Lookup returns the network of key when it has an address.
+func (m *Manager) Lookup(key string) (*Pod, bool) {
+	ip, ok := m.ipam.lookup(key)
+	if !ok {
+		return nil, false
+	}
+	return m.pod(key, ip), true
+}
+
+// Keys lists the pods holding an address.
+func (m *Manager) Keys() []string { return m.ipam.keys() }
+
+func (m *Manager) pod(key string, ip net.IP) *Pod {
+	return &Pod{Key: key, IP: ip, NetNS: filepath.Join(m.nsDir, key), HostVeth: vethName(m.Bridge(), key)}
+}
+
+// Setup gives key a network namespace wired to the bridge, or returns the
+// one it has: after an agent restart a running pod keeps its namespace
+// and address, and a namespace found broken is rebuilt with the same
+// address.
+func (m *Manager) Setup(key string) (*Pod, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, errClosed
+	}
+	ip, err := m.ipam.allocate(key)
+	if err != nil {
+		return nil, err
+	}
+	p := m.pod(key, ip)
+	if nsMounted(p.NetNS) {
+		if _, err := m.host.LinkByName(p.HostVeth); err == nil {
+			return p, nil
+		}
+	}
+	if err := m.removeNamespace(p); err != nil {
+		return nil, err
+	}
+	if err := m.build(p); err != nil {
+		return nil, errors.Join(err, m.removeNamespace(p))
+	}
+	return p, nil
+}
+
+// Teardown removes key's veth pair and namespace and frees its address.
+func (m *Manager) Teardown(key string) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return errClosed
+	}
+	ip, ok := m.ipam.lookup(key)
+	if !ok {
+		return nil
+	}
+	if err := m.removeNamespace(m.pod(key, ip)); err != nil {
+		return err
+	}
+	return m.ipam.release(key)
+}
+
+// removeNamespace deletes the veth pair and unmounts the namespace.
+func (m *Manager) removeNamespace(p *Pod) error {
+	if l, err := m.host.LinkByName(p.HostVeth); err == nil {
+		if err := m.host.LinkDel(l); err != nil && !isNotFound(err) {
+			return fmt.Errorf("removing veth %s: %w", p.HostVeth, err)
+		}
+	}
+	return unmountNamespace(p.NetNS)
+}
+
+// Close releases the manager; the bridge goes too when no pod holds an
+// address, so a node that stopped with nothing running leaves nothing.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	var err error
+	if len(m.ipam.keys()) == 0 {
+		if derr := m.host.LinkDel(m.bridge); derr != nil && !isNotFound(derr) {
+			err = fmt.Errorf("removing bridge %s: %w", m.Bridge(), derr)
+		}
+		if rerr := os.RemoveAll(m.nsDir); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing %s: %w", m.nsDir, rerr))
+		}
+	}
+	m.closeHandles()
+	return err
+}
+
+func (m *Manager) closeHandles() {
+	if m.host != nil {
+		m.host.Close()
+	}
+	if m.hostNS.IsOpen() {
+		m.hostNS.Close()
+	}
+}

@@ -1,0 +1,81 @@
+//go:build linux
+
+package network
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+)
+
+// makeNamespaceDir creates the node's namespace directory and records its
+// owner.
+func makeNamespaceDir(dir, owner string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner), 0o640); err != nil {
+		return fmt.Errorf("recording the owner of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// sweepStale removes what nodes whose state directory is gone left on
+// this host: their pods' namespaces (and with them the veth pairs) and
+// their bridges.
+func sweepStale(h *netlink.Handle) error {
+	var errs []error
+	entries, err := os.ReadDir(RunDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("reading %s: %w", RunDir, err))
+	}
+	for _, e := range entries {
+		dir := filepath.Join(RunDir, e.Name())
+		owner, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil || !staleOwner(strings.TrimSpace(string(owner))) {
+			continue
+		}
+		files, _ := os.ReadDir(dir)
+		for _, f := range files {
+			if f.Name() != ownerFile {
+				if err := unmountNamespace(filepath.Join(dir, f.Name())); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", dir, err))
+		}
+	}
+	links, err := h.LinkList()
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("listing links: %w", err))...)
+	}
+	stale := map[int]bool{}
+	for _, l := range links {
+		if l.Type() == "bridge" && staleOwner(l.Attrs().Alias) {
+			stale[l.Attrs().Index] = true
+		}
+	}
+	// The ports first: a veth whose namespace is gone goes by itself, but
+	// only once the kernel has cleaned the namespace up.
+	for _, l := range links {
+		if stale[l.Attrs().MasterIndex] {
+			if err := h.LinkDel(l); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("removing stale veth %s: %w", l.Attrs().Name, err))
+			}
+		}
+	}
+	for _, l := range links {
+		if stale[l.Attrs().Index] {
+			if err := h.LinkDel(l); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("removing stale bridge %s: %w", l.Attrs().Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
