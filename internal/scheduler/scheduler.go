@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // Name is the schedulerName this scheduler serves and its event source.
@@ -103,7 +105,7 @@ func (s *Scheduler) Run(ctx context.Context, workers int) {
 	defer s.events.Shutdown()
 	defer s.bindWG.Wait()
 	defer s.queue.ShutDown()
-	if !toolscache.WaitForNamedCacheSync(Name, ctx.Done(), s.synced...) {
+	if !cachesync.Wait(ctx, s.synced...) {
 		return
 	}
 	if workers < 1 {

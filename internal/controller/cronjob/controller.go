@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // componentName is the source of the controller's events.
@@ -91,7 +93,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.events.Shutdown()
 	defer c.queue.ShutDown()
 
-	if !cache.WaitForNamedCacheSync(componentName, ctx.Done(), c.synced...) {
+	if !cachesync.Wait(ctx, c.synced...) {
 		return
 	}
 	for i := 0; i < max(workers, 1); i++ {

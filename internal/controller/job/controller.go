@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/batchlet/batchlet/internal/cachesync"
 )
 
 // componentName is the source of the controller's events.
@@ -107,7 +109,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
 	defer c.orphanQueue.ShutDown()
 
-	if !cache.WaitForNamedCacheSync(componentName, ctx.Done(), c.synced...) {
+	if !cachesync.Wait(ctx, c.synced...) {
 		return
 	}
 	if workers < 1 {
