@@ -222,8 +222,12 @@ func wqRunJob(ctx context.Context, kc kubernetes.Interface, name string, argv []
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: batchv1.JobSpec{
 			Parallelism: ptr.To(int32(n)),
+			// The workers share the host network, as in the direct mode,
+			// to reach the host's Redis on the loopback: the comparison is
+			// of running them as a Job, not of pod networking.
 			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 				RestartPolicy: corev1.RestartPolicyOnFailure,
+				HostNetwork:   true,
 				Containers:    []corev1.Container{{Name: "c", Image: "job-wq-2", Command: argv}},
 			}},
 		},
