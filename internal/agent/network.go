@@ -208,8 +208,9 @@ func (a *Agent) releasePodNetworks(ctx context.Context, m *network.Manager) {
 	for {
 		select {
 		case <-ctx.Done():
-			// Running pods keep their network for the next agent; the
-			// bridge goes when none is left.
+			// Finished pods' networks go now; running pods keep theirs
+			// for the next agent; the bridge goes when none is left.
+			a.releaseFinishedPodNetworks(m)
 			if err := m.Close(); err != nil {
 				slog.Warn("closing the pod network", "err", err)
 			}

@@ -83,6 +83,8 @@ type podWorker struct {
 	// pod's first status (see holdFirstStatus).
 	firstStart time.Time
 	holdTimer  *time.Timer
+	// netReleased is set once the pod's network has been freed.
+	netReleased bool
 }
 
 type logAttempt struct {
@@ -199,7 +201,21 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	if !w.holdFirstStatus() {
 		w.writeStatus(ctx, pod, false, now)
 	}
+	w.releaseNetworkIfTerminal()
 	return false
+}
+
+// releaseNetworkIfTerminal frees the pod's network once its reported
+// phase is terminal: nothing runs in it any more, as when kubelet removes
+// a terminated pod's sandbox; the address stays in the status.
+func (w *podWorker) releaseNetworkIfTerminal() {
+	if w.netReleased || w.lastStatus == nil {
+		return
+	}
+	if p := w.lastStatus.Phase; p == corev1.PodSucceeded || p == corev1.PodFailed {
+		w.netReleased = true
+		w.a.releasePodNetwork(w.uid)
+	}
 }
 
 // load builds the container table and re-adopts attempts recorded on disk
@@ -459,10 +475,7 @@ func (w *podWorker) stop(ctx context.Context, pod *corev1.Pod, gone bool, now ti
 	if !w.finished {
 		w.writeStatus(ctx, pod, true, now)
 		w.finished = true
-		// Nothing runs any more: the network goes now, as kubelet
-		// removes a terminated pod's sandbox; the address stays in the
-		// status.
-		w.a.releasePodNetwork(w.uid)
+		w.releaseNetworkIfTerminal()
 	}
 	if gone {
 		w.cleanup(ctx, pod)

@@ -193,8 +193,18 @@ func TestTeardownLeavesNothingBehind(t *testing.T) {
 		if err := m.Teardown(p.Key); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := netlink.LinkByName(p.HostVeth); err == nil {
-			t.Errorf("veth %s left after teardown", p.HostVeth)
+		// The kernel removes the veth with the namespace, in the
+		// background.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := netlink.LinkByName(p.HostVeth); err != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("veth %s left after teardown", p.HostVeth)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if _, err := os.Stat(p.NetNS); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("namespace file %s left after teardown (%v)", p.NetNS, err)
