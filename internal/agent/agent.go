@@ -104,6 +104,8 @@ type Agent struct {
 	// podIPs maps a pod's UID to its own address while its directory
 	// exists: a finished pod's status keeps its address.
 	podIPs sync.Map
+	// netDone maps a pod's UID to when its network stopped being needed.
+	netDone sync.Map
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker

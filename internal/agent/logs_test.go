@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,10 @@ func TestLogsAPI(t *testing.T) {
 	}
 	h := startAgentWithCA(t, ca)
 	h.create(testPod("talk", sh("c", "debian", "for i in 1 2 3 4 5; do echo line$i; done")))
-	h.create(testPod("slow", sh("c", "bash", "echo first; sleep 0.5; echo second")))
+	// "slow" runs until the test opens its gate, so that it is seen
+	// Running whatever the machine's load.
+	gate := filepath.Join(t.TempDir(), "gate")
+	h.create(testPod("slow", sh("c", "bash", "echo first; until [ -e "+gate+" ]; do sleep 0.05; done; echo second")))
 	h.waitPod("talk", "Succeeded", phaseIs(corev1.PodSucceeded))
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
@@ -65,6 +70,9 @@ func TestLogsAPI(t *testing.T) {
 	}
 	// Follow streams until the container ends.
 	h.waitPod("slow", "running", running)
+	// The gate opens as the request goes out; whether the container ends
+	// before or after the stream starts, follow must return both lines.
+	go func() { _ = os.WriteFile(gate, nil, 0o644) }()
 	code, body := get("/containerLogs/default/slow/c?follow=true")
 	if code != 200 || body != "first\nsecond\n" {
 		t.Errorf("follow: %d %q", code, body)

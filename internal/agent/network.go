@@ -52,7 +52,14 @@ type PodNetworkConfig struct {
 }
 
 // podReleaseInterval is how often finished pods' networks are reclaimed.
-const podReleaseInterval = 2 * time.Second
+const podReleaseInterval = time.Second
+
+// finishedPodNetworkGrace is how long a finished pod's address keeps
+// answering: as long as cluster DNS may still hand it out from its answer
+// cache (the TTL of its answers, 5 s), so that a peer that just resolved the pod does not
+// reach a dead address (the pod-to-pod tutorial's pods ping each other and
+// exit one by one). A node short of addresses reclaims them sooner.
+const finishedPodNetworkGrace = 5 * time.Second
 
 // podNetwork is an agent's pod network: nil manager means host network.
 type podNetwork struct {
@@ -169,6 +176,11 @@ func (a *Agent) setUpPodNetwork(pod *corev1.Pod) (*network.Pod, error) {
 		return nil, nil
 	}
 	p, err := m.Setup(string(pod.UID))
+	if errors.Is(err, network.ErrExhausted) {
+		// Finished pods in their grace period give their addresses up.
+		a.releaseFinishedPodNetworks(m, true)
+		p, err = m.Setup(string(pod.UID))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("setting up the pod network: %w", err)
 	}
@@ -176,9 +188,16 @@ func (a *Agent) setUpPodNetwork(pod *corev1.Pod) (*network.Pod, error) {
 	return p, nil
 }
 
+// podNetworkDone marks a pod's network as no longer needed: nothing runs
+// in it. The release loop frees it after finishedPodNetworkGrace.
+func (a *Agent) podNetworkDone(uid types.UID) {
+	a.netDone.LoadOrStore(uid, a.clock.Now())
+}
+
 // releasePodNetwork tears down a pod's network namespace and frees its
-// address; the periodic release loop catches what this misses.
+// address now; the periodic release loop catches what this misses.
 func (a *Agent) releasePodNetwork(uid types.UID) {
+	a.netDone.Delete(uid)
 	m := a.podNet().manager
 	if m == nil {
 		return
@@ -210,18 +229,21 @@ func (a *Agent) releasePodNetworks(ctx context.Context, m *network.Manager) {
 		case <-ctx.Done():
 			// Finished pods' networks go now; running pods keep theirs
 			// for the next agent; the bridge goes when none is left.
-			a.releaseFinishedPodNetworks(m)
+			a.releaseFinishedPodNetworks(m, true)
 			if err := m.Close(); err != nil {
 				slog.Warn("closing the pod network", "err", err)
 			}
 			return
 		case <-t.C():
-			a.releaseFinishedPodNetworks(m)
+			a.releaseFinishedPodNetworks(m, false)
 		}
 	}
 }
 
-func (a *Agent) releaseFinishedPodNetworks(m *network.Manager) {
+// releaseFinishedPodNetworks frees the networks of pods whose directory is
+// gone, and of finished pods once their grace period is over (at once
+// with now set).
+func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool) {
 	a.podIPs.Range(func(k, _ any) bool {
 		uid := k.(types.UID)
 		if _, err := os.Stat(a.podDir(uid)); errors.Is(err, os.ErrNotExist) {
@@ -246,9 +268,15 @@ func (a *Agent) releaseFinishedPodNetworks(m *network.Manager) {
 		uid := types.UID(k)
 		_, err := os.Stat(a.podDir(uid))
 		gone := errors.Is(err, os.ErrNotExist)
-		if !gone && !finished[uid] {
+		if finished[uid] {
+			a.podNetworkDone(uid)
+		}
+		done, marked := a.netDone.Load(uid)
+		due := marked && (now || a.clock.Since(done.(time.Time)) >= finishedPodNetworkGrace)
+		if !gone && !due {
 			continue
 		}
+		a.netDone.Delete(uid)
 		if err := m.Teardown(k); err != nil {
 			slog.Warn("tearing down pod network", "pod", k, "err", err)
 		}

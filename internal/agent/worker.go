@@ -205,16 +205,17 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	return false
 }
 
-// releaseNetworkIfTerminal frees the pod's network once its reported
-// phase is terminal: nothing runs in it any more, as when kubelet removes
-// a terminated pod's sandbox; the address stays in the status.
+// releaseNetworkIfTerminal hands the pod's network to the release loop
+// once its reported phase is terminal: nothing runs in it any more, as
+// when kubelet removes a terminated pod's sandbox; the address stays in
+// the status.
 func (w *podWorker) releaseNetworkIfTerminal() {
 	if w.netReleased || w.lastStatus == nil {
 		return
 	}
 	if p := w.lastStatus.Phase; p == corev1.PodSucceeded || p == corev1.PodFailed {
 		w.netReleased = true
-		w.a.releasePodNetwork(w.uid)
+		w.a.podNetworkDone(w.uid)
 	}
 }
 
