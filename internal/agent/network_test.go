@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,32 @@ func TestPodNetworkFollowsAnExplicitIsolationMode(t *testing.T) {
 	a := &Agent{cfg: Config{Isolation: IsolationOn}, isolate: true}
 	if pn := a.podNet(); pn.manager != nil || !strings.Contains(pn.reason, "explicitly") {
 		t.Fatalf("pod network %+v, want the host network", pn)
+	}
+}
+
+// TestFinishedPodsGiveUpAddressesWhenTheCIDRRunsShort: finished pods keep
+// their addresses for a grace period (the fake clock never ends it here),
+// yet a new pod still starts when the CIDR has no address left.
+func TestFinishedPodsGiveUpAddressesWhenTheCIDRRunsShort(t *testing.T) {
+	needRoot(t)
+	// A /29 has five addresses for pods after the gateway.
+	h := startAgentMode(t, nil, "", nil, IsolationOn, func(c *Config) {
+		c.PodNetwork = PodNetworkConfig{Mode: PodNetworkOn, CIDR: "10.244.250.0/29", Bridge: "bl-brtest29"}
+	})
+	t.Cleanup(func() {
+		if pn := h.agent.podNet(); pn.manager != nil {
+			for _, k := range pn.manager.Keys() {
+				_ = pn.manager.Teardown(k)
+			}
+			_ = pn.manager.Close()
+		}
+	})
+	for i := 0; i < 8; i++ {
+		name := "short-" + strconv.Itoa(i)
+		h.create(testPod(name, sh("main", "debian", "true")))
+		done := h.waitPod(name, "Succeeded", phaseIs(corev1.PodSucceeded))
+		if done.Status.PodIP == "" || done.Status.PodIP == done.Status.HostIP {
+			t.Fatalf("%s ran without an address of its own: podIP %q", name, done.Status.PodIP)
+		}
 	}
 }
