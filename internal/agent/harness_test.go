@@ -48,8 +48,19 @@ func startAgent(t testing.TB, client *fake.Clientset, dir string) *harness {
 	return startAgentCfg(t, client, dir, nil)
 }
 
-func startAgentWithCA(t *testing.T, ca *pki.CA) *harness {
-	return startAgentCfg(t, nil, "", ca.Pool())
+// startAgentWithClientCert starts an agent whose API trusts a fresh cluster
+// CA and returns the client certificate the apiserver would call it with.
+func startAgentWithClientCert(t *testing.T) (*harness, *pki.KeyPair) {
+	t.Helper()
+	ca, err := pki.LoadOrCreateCA(t.TempDir(), "test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueClient("apiserver", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startAgentCfg(t, nil, "", ca.Pool()), cert
 }
 
 // startAgentCfg runs containers as plain host processes: the lifecycle

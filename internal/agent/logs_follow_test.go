@@ -9,22 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/batchlet/batchlet/internal/pki"
 )
 
 // TestLogsFollowSendsExistingLines: a follower gets what the log already
 // holds at once, not only when the next line arrives.
 func TestLogsFollowSendsExistingLines(t *testing.T) {
-	ca, err := pki.LoadOrCreateCA(t.TempDir(), "test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCert, err := ca.IssueClient("apiserver", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := startAgentWithCA(t, ca)
+	h, clientCert := startAgentWithClientCert(t)
 	pod := testPod("quiet", sh("c", "debian", "echo first; exec sleep 600"))
 	h.create(pod)
 	h.waitPod("quiet", "running", running)

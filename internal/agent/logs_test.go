@@ -12,20 +12,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/batchlet/batchlet/internal/pki"
 )
 
 func TestLogsAPI(t *testing.T) {
-	ca, err := pki.LoadOrCreateCA(t.TempDir(), "test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCert, err := ca.IssueClient("apiserver", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := startAgentWithCA(t, ca)
+	h, clientCert := startAgentWithClientCert(t)
 	h.create(testPod("talk", sh("c", "debian", "for i in 1 2 3 4 5; do echo line$i; done")))
 	// "slow" runs until the test opens its gate, so that it is seen
 	// Running whatever the machine's load.

@@ -16,23 +16,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
-
-	"github.com/batchlet/batchlet/internal/pki"
 )
 
 // streamClient is what the apiserver is to the agent API: a client with a
 // certificate from the cluster CA.
 func streamClient(t *testing.T) (*harness, *rest.Config) {
 	t.Helper()
-	ca, err := pki.LoadOrCreateCA(t.TempDir(), "test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := ca.IssueClient("apiserver", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := startAgentWithCA(t, ca)
+	h, cert := startAgentWithClientCert(t)
 	cfg := &rest.Config{
 		Host:            fmt.Sprintf("https://127.0.0.1:%d", h.agent.port()),
 		TLSClientConfig: rest.TLSClientConfig{Insecure: true, CertData: cert.CertPEM, KeyData: cert.KeyPEM},
