@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -101,6 +102,8 @@ func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509
 		t.Fatal(err)
 	}
 	h.agent = a
+	watches := watchCounterFor(client)
+	podWatches, svcWatches := watches.count("pods"), watches.count("services")
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() {
@@ -114,6 +117,12 @@ func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509
 	case <-time.After(10 * time.Second):
 		t.Fatal("agent not ready")
 	}
+	// The fake clientset's watches do not resume from the list's
+	// resourceVersion, as the apiserver's do: an object created between
+	// an informer's list and its watch would be lost. Tests create
+	// objects only once the agent's informers watch.
+	watches.waitAbove(t, "pods", podWatches)
+	watches.waitAbove(t, "services", svcWatches)
 	// Cleanups run last-in first-out: the agent stops first, then every
 	// container it started is killed, so no shim outlives the test. Tests
 	// that restart the agent on the same directory still find their
@@ -121,6 +130,66 @@ func startAgentMode(t testing.TB, client *fake.Clientset, dir string, pool *x509
 	t.Cleanup(func() { killContainers(t, a.runtime, dir) })
 	t.Cleanup(h.stop)
 	return h
+}
+
+// watchCounter counts the watches opened on a fake clientset, per
+// resource.
+type watchCounter struct {
+	mu      sync.Mutex
+	n       map[string]int
+	changed chan struct{}
+}
+
+var watchCounters sync.Map // *fake.Clientset -> *watchCounter
+
+// watchCounterFor installs (once per client) a watch reactor that opens
+// the watch itself, so that a counted watch is already registered.
+func watchCounterFor(client *fake.Clientset) *watchCounter {
+	v, loaded := watchCounters.LoadOrStore(client, &watchCounter{n: map[string]int{}, changed: make(chan struct{})})
+	wc := v.(*watchCounter)
+	if !loaded {
+		client.PrependWatchReactor("*", func(action k8stesting.Action) (bool, watch.Interface, error) {
+			w, err := client.Tracker().Watch(action.GetResource(), action.GetNamespace())
+			if err == nil {
+				wc.add(action.GetResource().Resource)
+			}
+			return true, w, err
+		})
+	}
+	return wc
+}
+
+func (wc *watchCounter) add(resource string) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	wc.n[resource]++
+	close(wc.changed)
+	wc.changed = make(chan struct{})
+}
+
+func (wc *watchCounter) count(resource string) int {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	return wc.n[resource]
+}
+
+// waitAbove waits until more than n watches on resource were opened.
+func (wc *watchCounter) waitAbove(t testing.TB, resource string, n int) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		wc.mu.Lock()
+		got, changed := wc.n[resource], wc.changed
+		wc.mu.Unlock()
+		if got > n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("the agent never watched %s", resource)
+		}
+	}
 }
 
 // killContainers kills every container attempt recorded under an agent's
