@@ -100,6 +100,7 @@ func (a *Agent) startPodNetwork(pn *podNetwork) {
 				ctx = context.Background()
 			}
 			go a.releasePodNetworks(ctx, m)
+			go a.routePeers(ctx, m)
 		}
 	}
 	go a.publishPodNetwork(pn)

@@ -69,7 +69,7 @@ func New(cfg Config) (*Manager, error) {
 		m.hostNS.Close()
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	if err := sweepStale(m.host); err != nil {
+	if err := retryTransient(func() error { return sweepStale(m.host) }); err != nil {
 		slog.Warn("removing stale pod networks", "err", err)
 	}
 	if err := m.claim(cfg, owner); err != nil {
@@ -125,7 +125,12 @@ func (m *Manager) claim(cfg Config, owner string) error {
 		if err != nil {
 			continue
 		}
-		br, err := claimBridge(m.host, c.Bridge, owner, subnet, nthIP(subnet, 1))
+		var br netlink.Link
+		err = retryTransient(func() error {
+			var err error
+			br, err = claimBridge(m.host, c.Bridge, owner, subnet, nthIP(subnet, 1))
+			return err
+		})
 		if err == nil {
 			m.subnet, m.bridge = subnet, br
 			return saveChoice(cfg.StateDir, c)

@@ -40,8 +40,16 @@ type agentE2EAgent struct {
 
 func agentE2EStartAgent(t *testing.T, args ...string) *agentE2EAgent {
 	t.Helper()
+	return agentE2EStartAgentVia(t, nil, args...)
+}
+
+// agentE2EStartAgentVia starts `batchlet agent` through a wrapper command
+// (e.g. `ip netns exec NAME`), or directly when wrapper is empty.
+func agentE2EStartAgentVia(t *testing.T, wrapper []string, args ...string) *agentE2EAgent {
+	t.Helper()
 	a := &agentE2EAgent{joined: make(chan struct{}), exited: make(chan struct{})}
-	a.cmd = exec.Command(batchletBin, append([]string{"agent"}, args...)...)
+	argv := append(append(append([]string{}, wrapper...), batchletBin, "agent"), args...)
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	a.cmd.Stderr = writerFunc(a.append)
 	stdout, err := a.cmd.StdoutPipe()

@@ -115,6 +115,10 @@ func startClusterOn(dataDir string, port int, opts ...string) (*cluster, error) 
 	proxy := false
 	for _, o := range opts {
 		proxy = proxy || o == withServiceProxy
+		if strings.HasPrefix(o, "--") {
+			// Server flags; given after the defaults, they override them.
+			args = append(args, o)
+		}
 	}
 	if !proxy {
 		args = append(args, "--disable-service-proxy")

@@ -1,0 +1,107 @@
+//go:build linux
+
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+)
+
+// SyncPeers makes the host route each other node's pod CIDR through that
+// node's address ("host-gw": the nodes share a link-layer network), and
+// removes the routes of nodes no longer listed. Only routes marked with
+// RouteProtocol are ever replaced or removed. The error lists the peers
+// that could not be routed; the others are routed regardless.
+func (m *Manager) SyncPeers(peers []Peer) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return errClosed
+	}
+	return retryTransient(func() error { return m.syncPeers(peers) })
+}
+
+func (m *Manager) syncPeers(peers []Peer) error {
+	local, err := m.localAddresses()
+	if err != nil {
+		return err
+	}
+	want, errs := peerRoutes(peers, m.subnet, local)
+	existing, err := m.host.RouteListFiltered(netlink.FAMILY_V4,
+		&netlink.Route{Protocol: RouteProtocol, Table: syscall.RT_TABLE_MAIN},
+		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("listing pod CIDR routes: %w", err)
+	}
+	ours := map[string]netlink.Route{}
+	for _, r := range existing {
+		if r.Dst != nil {
+			ours[r.Dst.String()] = r
+		}
+	}
+	for _, pr := range want {
+		key := pr.subnet.String()
+		cur, have := ours[key]
+		delete(ours, key)
+		if have && cur.Gw.Equal(pr.via) {
+			continue
+		}
+		if !have {
+			if taken, err := m.routedElsewhere(pr.subnet); err != nil || taken {
+				if err == nil {
+					err = fmt.Errorf("pod CIDR %s is already routed by this host", pr.subnet)
+				}
+				errs = append(errs, fmt.Errorf("node %s: %w", pr.node, err))
+				continue
+			}
+		}
+		route := &netlink.Route{Dst: pr.subnet, Gw: pr.via, Protocol: RouteProtocol, Table: syscall.RT_TABLE_MAIN}
+		if err := m.host.RouteReplace(route); err != nil {
+			if errors.Is(err, syscall.ENETUNREACH) {
+				err = fmt.Errorf("%s is not on a network this host is attached to: %w", pr.via, err)
+			}
+			errs = append(errs, fmt.Errorf("node %s: routing pod CIDR %s via %s: %w", pr.node, pr.subnet, pr.via, err))
+		}
+	}
+	for _, stale := range ours {
+		if err := m.host.RouteDel(&stale); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("removing the route to %s: %w", stale.Dst, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// localAddresses reports whether an address belongs to this host.
+func (m *Manager) localAddresses() (func(net.IP) bool, error) {
+	addrs, err := m.host.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("listing host addresses: %w", err)
+	}
+	set := map[string]bool{}
+	for _, a := range addrs {
+		set[a.IP.String()] = true
+	}
+	return func(ip net.IP) bool { return set[ip.String()] }, nil
+}
+
+// routedElsewhere reports whether the main table already has a route to
+// exactly subnet that this package did not make (a bridge of a node on
+// this host, or the administrator's own).
+func (m *Manager) routedElsewhere(subnet *net.IPNet) (bool, error) {
+	routes, err := m.host.RouteListFiltered(netlink.FAMILY_V4,
+		&netlink.Route{Dst: subnet, Table: syscall.RT_TABLE_MAIN},
+		netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return false, fmt.Errorf("listing routes to %s: %w", subnet, err)
+	}
+	for _, r := range routes {
+		if r.Protocol != RouteProtocol {
+			return true, nil
+		}
+	}
+	return false, nil
+}
