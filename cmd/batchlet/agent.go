@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/batchlet/batchlet/internal/agent"
 	"github.com/batchlet/batchlet/internal/join"
+	"github.com/batchlet/batchlet/internal/network"
 )
 
 // agentOptions are the flags of `batchlet agent`.
@@ -83,6 +85,12 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 	}
 	if token == "" {
 		return errors.New("--token or --token-file is required")
+	}
+	if err := network.CheckConfig(o.podCIDR, o.podBridge); err != nil {
+		return fmt.Errorf("--pod-cidr/--pod-bridge: %w", err)
+	}
+	if o.nodeIP != "" && net.ParseIP(o.nodeIP) == nil {
+		return fmt.Errorf("--node-ip: %q is not an IP address", o.nodeIP)
 	}
 	if o.nodeName == "" {
 		host, err := os.Hostname()

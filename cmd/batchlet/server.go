@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/batchlet/batchlet/internal/network"
 	"github.com/batchlet/batchlet/internal/server"
 )
 
@@ -44,6 +45,9 @@ func newServerCommand() *cobra.Command {
 }
 
 func runServer(cmd *cobra.Command, cfg server.Config) error {
+	if err := network.CheckConfig(cfg.PodCIDR, ""); err != nil {
+		return fmt.Errorf("--pod-cidr: %w", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"net"
 	"path/filepath"
+	"strings"
 )
 
 // Config says where a node keeps its pod network.
@@ -104,4 +105,32 @@ func NamespaceDir(stateDir string) string {
 	h := fnv.New64a()
 	h.Write([]byte(abs))
 	return filepath.Join(RunDir, fmt.Sprintf("%016x", h.Sum64()))
+}
+
+// maxBridgeName is the longest interface name the kernel takes (IFNAMSIZ
+// less the terminating NUL).
+const maxBridgeName = 15
+
+// CheckConfig reports a pod CIDR or bridge name no node could use, so
+// that a mistyped flag stops the program at start instead of leaving
+// pods in the host network.
+func CheckConfig(cidr, bridge string) error {
+	if cidr != "" {
+		subnet, err := parseCIDR(cidr)
+		if err != nil {
+			return err
+		}
+		if ones, _ := subnet.Mask.Size(); ones > 29 {
+			return fmt.Errorf("pod CIDR %q: too small, need at least a /29", cidr)
+		}
+	}
+	if bridge != "" {
+		if len(bridge) > maxBridgeName {
+			return fmt.Errorf("bridge name %q: longer than %d characters", bridge, maxBridgeName)
+		}
+		if bridge == "." || bridge == ".." || strings.ContainsAny(bridge, "/: \t\n") {
+			return fmt.Errorf("bridge name %q: not a valid interface name", bridge)
+		}
+	}
+	return nil
 }
