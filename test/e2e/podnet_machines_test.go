@@ -10,43 +10,28 @@ import (
 	"time"
 )
 
-// podnetMachinesPods are two web pods, one pinned to each node.
-const podnetMachinesPods = `apiVersion: v1
+// podnetWebPod is a pod pinned to node that serves "from-<name>" over
+// HTTP on port 8080.
+func podnetWebPod(name, node string) string {
+	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
-  name: web-a
+  name: web-%[1]s
 spec:
-  nodeName: e2e-node
+  nodeName: %[2]s
   terminationGracePeriodSeconds: 1
   containers:
   - name: web
     image: busybox
-    command: ["sh", "-c", "echo from-a > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "echo from-%[1]s > /www/index.html && exec httpd -f -p 8080 -h /www"]
     volumeMounts:
     - name: www
       mountPath: /www
   volumes:
   - name: www
     emptyDir: {}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-b
-spec:
-  nodeName: n2
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: web
-    image: busybox
-    command: ["sh", "-c", "echo from-b > /www/index.html && exec httpd -f -p 8080 -h /www"]
-    volumeMounts:
-    - name: www
-      mountPath: /www
-  volumes:
-  - name: www
-    emptyDir: {}
-`
+`, name, node)
+}
 
 // podnetMachine is a network namespace standing in for a second machine,
 // cabled to this one by a veth pair on a /24 of its own.
@@ -130,7 +115,7 @@ func TestPodNetworkAcrossMachines(t *testing.T) {
 	}
 
 	defer func() { _, _ = c.kubectl(t, "delete", "pod", "web-a", "web-b", "--wait=true", "--timeout=60s") }()
-	c.kubectlInOrFail(t, podnetMachinesPods, "apply", "-f", "-")
+	c.kubectlInOrFail(t, podnetWebPod("a", "e2e-node")+"---\n"+podnetWebPod("b", "n2"), "apply", "-f", "-")
 	c.mustKubectl(t, "wait", "--for=condition=Ready", "--timeout=60s", "pod/web-a", "pod/web-b")
 	ipA := strings.TrimSpace(c.mustKubectl(t, "get", "pod", "web-a", "-o", "jsonpath={.status.podIP}"))
 	ipB := strings.TrimSpace(c.mustKubectl(t, "get", "pod", "web-b", "-o", "jsonpath={.status.podIP}"))
