@@ -80,6 +80,14 @@ func New(cfg Config) (*Manager, error) {
 		m.closeHandles()
 		return nil, err
 	}
+	if err := sweepStaleMasquerade(m.host, int(m.hostNS)); err != nil {
+		slog.Warn("removing stale masquerade tables", "err", err)
+	}
+	if err := m.syncMasquerade(nil); err != nil {
+		// Pods still reach each other and the host; only hosts that do
+		// not route the pod CIDR back stay out of reach.
+		slog.Warn("pods cannot reach beyond this host", "err", err)
+	}
 	if m.ipam, err = newIPAM(filepath.Join(cfg.StateDir, "addresses"), m.subnet); err != nil {
 		m.closeHandles()
 		return nil, err
@@ -238,6 +246,9 @@ func (m *Manager) Close() error {
 	if len(m.ipam.keys()) == 0 {
 		if derr := m.host.LinkDel(m.bridge); derr != nil && !isNotFound(derr) {
 			err = fmt.Errorf("removing bridge %s: %w", m.Bridge(), derr)
+		}
+		if nerr := m.removeMasquerade(); nerr != nil {
+			err = errors.Join(err, nerr)
 		}
 		if rerr := os.RemoveAll(m.nsDir); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("removing %s: %w", m.nsDir, rerr))

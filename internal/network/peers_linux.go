@@ -72,6 +72,13 @@ func (m *Manager) syncPeers(peers []Peer) error {
 			errs = append(errs, fmt.Errorf("removing the route to %s: %w", stale.Dst, err))
 		}
 	}
+	subnets := make([]*net.IPNet, 0, len(want))
+	for _, pr := range want {
+		subnets = append(subnets, pr.subnet)
+	}
+	if err := m.syncMasquerade(subnets); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

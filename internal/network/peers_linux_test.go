@@ -223,3 +223,90 @@ func TestPodsOnTwoMachinesReachEachOtherThroughPeerRoutes(t *testing.T) {
 		t.Fatalf("routes on a = %v, want only b's", got)
 	}
 }
+
+// serveRemoteAddress listens on addr inside the namespace at nsPath and
+// answers each connection with the address it came from.
+func serveRemoteAddress(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var ln net.Listener
+	if err := inNamespace(t, nsPath, func() error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("listening on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			_, _ = c.Write([]byte(host + "\n"))
+			c.Close()
+		}
+	}()
+}
+
+func TestPodsLeaveTheMachineUnderItsAddressButReachPeerPodsAsThemselves(t *testing.T) {
+	requireRoot(t)
+	hostA, hostB, outside := newTestHost(t, "host-a"), newTestHost(t, "host-b"), newTestHost(t, "outside")
+	cable(t, hostA, hostB, "192.0.2.1/24", "192.0.2.2/24")
+	// The outside host knows nothing of pod CIDRs: it can only answer
+	// hostA's own address.
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "uplink", Namespace: netlink.NsFd(int(hostA.ns))},
+		PeerName: "uplink", PeerNamespace: netlink.NsFd(int(outside.ns))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	for _, end := range []struct {
+		host *testHost
+		addr string
+	}{{hostA, "198.18.0.1/24"}, {outside, "198.18.0.2/24"}} {
+		l, err := end.host.h.LinkByName("uplink")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, err := netlink.ParseAddr(end.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := end.host.h.AddrAdd(l, addr); err != nil {
+			t.Fatal(err)
+		}
+		if err := end.host.h.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mA := managerOn(t, hostA, "10.251.1.0/24")
+	mB := managerOn(t, hostB, "10.251.2.0/24")
+	if err := mA.SyncPeers([]Peer{{Node: "b", CIDR: "10.251.2.0/24", NodeIP: "192.0.2.2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mB.SyncPeers([]Peer{{Node: "a", CIDR: "10.251.1.0/24", NodeIP: "192.0.2.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	podA, err := mA.Setup("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	podB, err := mB.Setup("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveRemoteAddress(t, outside.path, "198.18.0.2:7001")
+	serveRemoteAddress(t, podB.NetNS, "0.0.0.0:7001")
+
+	if got, err := fetch(t, podA.NetNS, "198.18.0.2:7001"); err != nil || got != "198.18.0.1" {
+		t.Fatalf("the outside host saw pod a as %q (%v), want hostA's address 198.18.0.1", got, err)
+	}
+	if got, err := fetch(t, podA.NetNS, net.JoinHostPort(podB.IP.String(), "7001")); err != nil || got != podA.IP.String() {
+		t.Fatalf("pod b saw pod a as %q (%v), want pod a's own %s", got, err, podA.IP)
+	}
+	// The host itself is not translated either.
+	if got, err := fetch(t, hostA.path, "198.18.0.2:7001"); err != nil || got != "198.18.0.1" {
+		t.Fatalf("the outside host saw hostA as %q (%v)", got, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -181,6 +182,9 @@ func TestTeardownLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	bridge := m.Bridge()
+	if !natTableExists(t, bridge) {
+		t.Fatalf("no masquerade table for %s after New", bridge)
+	}
 	var pods []*Pod
 	for _, k := range []string{"x", "y"} {
 		p, err := m.Setup(k)
@@ -215,6 +219,9 @@ func TestTeardownLeavesNothingBehind(t *testing.T) {
 	}
 	if _, err := netlink.LinkByName(bridge); err == nil {
 		t.Errorf("bridge %s left after the last pod and Close", bridge)
+	}
+	if natTableExists(t, bridge) {
+		t.Errorf("masquerade table of %s left after the last pod and Close", bridge)
 	}
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -337,4 +344,24 @@ func TestAutomaticPickAvoidsOtherNodesCIDRs(t *testing.T) {
 			t.Fatalf("picked %s, which another node holds (taken: %v)", c, taken)
 		}
 	}
+}
+
+// natTableExists reports whether the host has the masquerade table of the
+// node with bridge.
+func natTableExists(t *testing.T, bridge string) bool {
+	t.Helper()
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if tb.Name == natTableName(bridge) {
+			return true
+		}
+	}
+	return false
 }
