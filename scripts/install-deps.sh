@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what batchlet's tests and examples need on a Debian machine:
-# busybox (the busybox image profile), Math::BigInt for the seeds' perl pi
+# Installs what batchlet's build, tests and examples need on a Debian
+# machine: gcc and the static C library (the shim's sandbox init step is C,
+# linked statically), busybox (the busybox image profile), Math::BigInt for the seeds' perl pi
 # Job, ping for the pod-to-pod tutorial, and for the work-queue tutorials
 # Redis (redis-server, redis-cli), RabbitMQ (rabbitmq-server) and amqp-tools.
 # Only missing packages are installed. The servers run as batchlet pods, so
@@ -8,7 +9,7 @@
 # stopped), leaving ports 6379 and 5672 free.
 set -euo pipefail
 
-want=(busybox-static libmath-bigint-perl redis-server redis-tools iputils-ping rabbitmq-server amqp-tools)
+want=(gcc libc6-dev busybox-static libmath-bigint-perl redis-server redis-tools iputils-ping rabbitmq-server amqp-tools)
 services=(redis-server rabbitmq-server)
 
 missing=()

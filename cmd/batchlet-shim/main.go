@@ -3,6 +3,10 @@
 // status, and outlives the agent. `batchlet` can act as its own shim, but
 // its start-up cost (every Kubernetes package initialises) is paid per
 // container; installed next to `batchlet`, this binary is used instead.
+//
+// Started as the sandbox init step, the shim never reaches main: package
+// nsinit's C code sets the sandbox up and execs the container before the
+// Go runtime starts.
 package main
 
 import (
@@ -11,6 +15,7 @@ import (
 
 	"github.com/batchlet/batchlet/internal/runtime/process"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
+	_ "github.com/batchlet/batchlet/internal/runtime/sandbox/isolate/nsinit"
 )
 
 func main() {
@@ -22,6 +27,7 @@ func main() {
 	case process.ShimSubcommand:
 		os.Exit(process.ShimMain(os.Args[2:]))
 	case isolate.InitSubcommand:
+		// Only reached if the C init step returned, which it never does.
 		os.Exit(isolate.InitMain(os.Args[2:]))
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown subcommand %q\n", os.Args[0], os.Args[1])

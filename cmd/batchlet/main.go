@@ -12,6 +12,9 @@ import (
 	_ "github.com/batchlet/batchlet/internal/kubectli18n"
 	"github.com/batchlet/batchlet/internal/runtime/process"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox"
+	// When this binary serves as its own shim, the sandbox init step runs
+	// in C before the Go runtime starts, as in batchlet-shim.
+	_ "github.com/batchlet/batchlet/internal/runtime/sandbox/isolate/nsinit"
 )
 
 func main() {

@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,9 @@ import (
 // InitMain is the init step started by a wrapped command: args are the
 // spec and status descriptors Wrap passed. It only returns on failure,
 // after reporting the error to the parent.
+//
+// It is the fallback for binaries without package nsinit; nsinit's C
+// init step, which the shim uses, must keep doing exactly what this does.
 func InitMain(args []string) int {
 	if len(args) == 2 && args[0] == pendingArg {
 		return pendingMain(args[1])
@@ -48,14 +50,14 @@ func InitMain(args []string) int {
 // runInit sets up the sandbox and execs the container's command; it only
 // returns with an error.
 func runInit(specFile *os.File) error {
-	var sp initSpec
 	data, err := io.ReadAll(specFile)
 	specFile.Close()
 	if err != nil {
 		return fmt.Errorf("sandbox: reading spec: %w", err)
 	}
-	if err := json.Unmarshal(data, &sp); err != nil {
-		return fmt.Errorf("sandbox: decoding spec: %w", err)
+	sp, err := decodeSpec(data)
+	if err != nil {
+		return err
 	}
 	return execContainer(sp)
 }

@@ -8,17 +8,35 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+
+	// The C init step: started as InitSubcommand, the test binary runs it
+	// before Go starts, as the shim does.
+	_ "github.com/batchlet/batchlet/internal/runtime/sandbox/isolate/nsinit"
 )
 
-// The test binary doubles as the init step, as the batchlet binary does.
+// goInitSubcommand starts the test binary as the Go init step (InitMain),
+// the fallback of binaries without package nsinit.
+const goInitSubcommand = "go-" + InitSubcommand
+
+// useGoInit runs the tests against the Go init step instead of the C one:
+// ISOLATE_INIT=go go test ./internal/runtime/sandbox/isolate/
+var useGoInit = os.Getenv("ISOLATE_INIT") == "go"
+
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == InitSubcommand {
+	// InitSubcommand only gets here in a build without cgo, where nsinit
+	// is empty: the C init step never returns.
+	if len(os.Args) > 1 && (os.Args[1] == goInitSubcommand || os.Args[1] == InitSubcommand) {
 		os.Exit(InitMain(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }
 
-func initArgv() []string { return []string{os.Args[0], InitSubcommand} }
+func initArgv() []string {
+	if useGoInit {
+		return []string{os.Args[0], goInitSubcommand}
+	}
+	return []string{os.Args[0], InitSubcommand}
+}
 
 func requireNamespaces(t testing.TB) {
 	t.Helper()

@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,9 +98,9 @@ func (p *Pending) Run(cmd *exec.Cmd, sp Spec) (*os.Process, error) {
 	}
 	is := initSpec{Spec: sp, Path: cmd.Path, Args: cmd.Args, Env: env, Dir: cmd.Dir,
 		Terminal: cmd.SysProcAttr != nil && cmd.SysProcAttr.Setctty}
-	payload, err := json.Marshal(is)
+	payload, err := encodeSpec(is)
 	if err != nil {
-		return p.cmd.Process, fmt.Errorf("sandbox: encoding spec: %w", err)
+		return p.cmd.Process, err
 	}
 	if len(payload) > maxSpecSize {
 		return p.cmd.Process, fmt.Errorf("sandbox: spec of %d bytes exceeds %d", len(payload), maxSpecSize)
@@ -123,7 +122,7 @@ func (p *Pending) Run(cmd *exec.Cmd, sp Spec) (*os.Process, error) {
 	n, rerr := p.sock.Read(buf)
 	switch {
 	case n > 0:
-		return p.cmd.Process, &SetupError{Message: string(buf[:n])}
+		return p.cmd.Process, &SetupError{Message: statusMessage(buf[:n])}
 	case rerr != nil && !errors.Is(rerr, io.EOF):
 		return p.cmd.Process, fmt.Errorf("sandbox: reading init status: %w", rerr)
 	}
@@ -189,8 +188,8 @@ func awaitContainer(sock int) (sp initSpec, ok bool, err error) {
 			fds = append(fds, got...)
 		}
 	}
-	if err := json.Unmarshal(buf[:n], &sp); err != nil {
-		return sp, false, fmt.Errorf("sandbox: decoding spec: %w", err)
+	if sp, err = decodeSpec(buf[:n]); err != nil {
+		return sp, false, err
 	}
 	// After the stdio comes the pod's network namespace, when it has one.
 	want := 3

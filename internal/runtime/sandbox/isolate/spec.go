@@ -7,7 +7,11 @@
 // a re-executed init step: Wrap rewrites an exec.Cmd to run InitMain in
 // fresh namespaces; InitMain joins the cgroups, builds the mounts, then
 // execs the container's command in place, so the command itself becomes
-// PID 1 and its exit status reaches the parent unchanged.
+// PID 1 and its exit status reaches the parent unchanged. In production
+// the init step is package nsinit's C code, linked into the shim, which
+// does the same before the Go runtime starts (the runtime's start-up
+// would be most of the init step's cost); InitMain is its Go twin, the
+// fallback of binaries that do not import nsinit.
 //
 // It depends on nothing beyond the standard library and x/sys, because it
 // runs in every container's shim and init step, whose start-up cost each
@@ -54,16 +58,17 @@ type Spec struct {
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
 }
 
-// initSpec is what the init step receives over its spec pipe.
+// initSpec is what the init step receives over its spec pipe or socket,
+// in the wire format of wire.go.
 type initSpec struct {
 	Spec
-	Path string   `json:"path"`
-	Args []string `json:"args"`
-	Env  []string `json:"env"`
-	Dir  string   `json:"dir,omitempty"`
+	Path string
+	Args []string
+	Env  []string
+	Dir  string
 	// Terminal makes stdin the controlling terminal (pending init only).
-	Terminal bool `json:"terminal,omitempty"`
+	Terminal bool
 	// NetNSFD is the init step's descriptor of NetNS, opened by the
 	// parent: the init step's mount namespace may predate the file.
-	NetNSFD int `json:"netnsFD,omitempty"`
+	NetNSFD int
 }

@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,10 +48,10 @@ func Wrap(cmd *exec.Cmd, sp Spec, initArgv []string) (*Setup, error) {
 		}
 		is.NetNSFD = specFD + 2
 	}
-	payload, err := json.Marshal(is)
+	payload, err := encodeSpec(is)
 	if err != nil {
 		closeFile(netns)
-		return nil, fmt.Errorf("sandbox: encoding spec: %w", err)
+		return nil, err
 	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
@@ -123,7 +122,7 @@ func (s *Setup) Wait() error {
 	msg, rerr := io.ReadAll(s.errR)
 	switch {
 	case len(msg) > 0:
-		return &SetupError{Message: string(msg)}
+		return &SetupError{Message: statusMessage(msg)}
 	case rerr != nil:
 		return fmt.Errorf("sandbox: reading init status: %w", rerr)
 	case werr != nil:

@@ -1,0 +1,69 @@
+/* Shared declarations of the C init step; see nsinit.go. */
+#ifndef BATCHLET_NSINIT_H
+#define BATCHLET_NSINIT_H
+
+#include <stddef.h>
+
+#define NSINIT_SUBCOMMAND "sandbox-init"
+#define NSINIT_PENDING_ARG "--pending"
+/* Largest spec a pending init step takes in one message (as prestart.go). */
+#define NSINIT_MAX_SPEC (4 << 20)
+
+struct nsinit_mount {
+	const char *source;
+	const char *target;
+	int read_only;
+};
+
+/* One container's isolation and command, decoded from the spec wire
+ * format (wire.go in package isolate describes it). Strings point into the
+ * received buffer; the lists are NULL-terminated. */
+struct nsinit_spec {
+	int namespaces;
+	int terminal;
+	int netns_fd;
+	const char *hostname;
+	const char *scratch_dir;
+	const char *netns;
+	const char *path;
+	const char *dir;
+	char **args;
+	size_t nargs;
+	char **env;
+	size_t nenv;
+	char **cgroup_procs;
+	size_t ncgroup_procs;
+	struct nsinit_mount *mounts;
+	size_t nmounts;
+};
+
+/* report.c: errors go to the parent as a structured status message. */
+void nsinit_set_status_fd(int fd);
+/* nsinit_fail reports the error fmt (a Go format of %s, %q and a final %v
+ * for errnum when errnum != 0; every other verb takes one string argument)
+ * and exits with code. */
+void nsinit_fail(int code, int errnum, const char *fmt, ...) __attribute__((noreturn));
+/* nsinit_die is nsinit_fail with the exit code of a failed setup. */
+#define nsinit_die(errnum, ...) nsinit_fail(128, (errnum), __VA_ARGS__)
+/* nsinit_itoa formats n in a static buffer of its own per slot. */
+const char *nsinit_itoa(int slot, long long n);
+
+/* wire.c */
+int nsinit_decode(char *buf, size_t len, struct nsinit_spec *sp, const char **detail);
+int nsinit_parse_fd(const char *s);
+
+/* path.c: the lexical path helpers of Go's path/filepath. */
+char *nsinit_clean(const char *p);
+char *nsinit_dir(const char *p);
+char *nsinit_join(const char *a, const char *b);
+int nsinit_depth(const char *p);
+/* nsinit_xmalloc never returns NULL: it fails the init step instead. */
+void *nsinit_xmalloc(size_t n);
+
+/* container.c */
+void nsinit_exec_container(struct nsinit_spec *sp) __attribute__((noreturn));
+
+/* view.c */
+void nsinit_build_view(struct nsinit_spec *sp);
+
+#endif
