@@ -81,7 +81,7 @@ func API(ctx context.Context, w io.Writer, opts APIOptions) error {
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("creates: %w", err)
+				return p.failed(fmt.Errorf("creates: %w", err))
 			}
 			creates = append(creates, rate)
 			rate, err = parallel(n, opts.Count, func(i int) error {
@@ -89,7 +89,7 @@ func API(ctx context.Context, w io.Writer, opts APIOptions) error {
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("gets: %w", err)
+				return p.failed(fmt.Errorf("gets: %w", err))
 			}
 			gets = append(gets, rate)
 		}

@@ -26,6 +26,27 @@ type StartupOptions struct {
 type serverProcess struct {
 	cmd     *exec.Cmd
 	dataDir string
+	logPath string // the server's stderr
+}
+
+// failed wraps err with the end of the server's log: a request that
+// fails mid-benchmark usually means the server did.
+func (p *serverProcess) failed(err error) error {
+	data, rerr := os.ReadFile(p.logPath)
+	if rerr != nil || len(data) == 0 {
+		return err
+	}
+	// A crash report starts where the runtime says why; else the end.
+	const most = 4000
+	start := len(data) - most
+	for _, mark := range []string{"fatal error:", "panic:", "unexpected signal"} {
+		if i := strings.Index(string(data), mark); i >= 0 {
+			start = i
+			break
+		}
+	}
+	start = max(start, 0)
+	return fmt.Errorf("%w\nserver log:\n%s", err, data[start:min(len(data), start+most)])
 }
 
 // startServer starts a server on a fresh port and returns once it prints
@@ -43,7 +64,17 @@ func startServer(ctx context.Context, binary, dataDir string) (*serverProcess, t
 	if err != nil {
 		return nil, 0, err
 	}
-	cmd.Stderr = io.Discard
+	// The server's own log, for when it fails under the harness.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, 0, err
+	}
+	logPath := filepath.Join(filepath.Dir(dataDir), filepath.Base(dataDir)+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer logFile.Close()
+	cmd.Stderr = logFile
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, 0, fmt.Errorf("starting %s: %w", binary, err)
@@ -61,7 +92,7 @@ func startServer(ctx context.Context, binary, dataDir string) (*serverProcess, t
 	}()
 	select {
 	case <-ready:
-		return &serverProcess{cmd: cmd, dataDir: dataDir}, time.Since(start), nil
+		return &serverProcess{cmd: cmd, dataDir: dataDir, logPath: logPath}, time.Since(start), nil
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()

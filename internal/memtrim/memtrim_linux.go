@@ -5,6 +5,7 @@ package memtrim
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -12,28 +13,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DropExecutablePages unmaps the read-only and executable mappings of the
-// running binary, and reports how many bytes of address space it covered.
-// Writable mappings are left alone: their pages may differ from the file.
+// DropExecutablePages unmaps the read-only mappings of the running binary
+// whose pages all still match the file, and reports how many bytes of
+// address space they cover. A mapping that holds private copies (the
+// dynamic loader's relocations, made read-only afterwards) is left alone:
+// dropping those copies would bring back the unrelocated file contents.
 func DropExecutablePages() (int, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return 0, fmt.Errorf("locating the executable: %w", err)
 	}
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, fmt.Errorf("reading mappings: %w", err)
 	}
-	defer f.Close()
-	var ranges [][2]uintptr
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		start, end, ok := readOnlyMappingOf(sc.Text(), exe)
-		if ok {
-			ranges = append(ranges, [2]uintptr{start, end})
-		}
-	}
-	if err := sc.Err(); err != nil {
+	ranges, err := droppableMappings(f, exe)
+	f.Close()
+	if err != nil {
 		return 0, fmt.Errorf("reading mappings: %w", err)
 	}
 	total := 0
@@ -42,34 +38,74 @@ func DropExecutablePages() (int, error) {
 		// whole on a fault; without huge mappings a fault maps only the
 		// pages around it.
 		for _, advice := range []int{unix.MADV_NOHUGEPAGE, unix.MADV_DONTNEED} {
-			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r[0], r[1]-r[0], uintptr(advice)); errno != 0 {
-				return total, fmt.Errorf("madvise %#x-%#x: %w", r[0], r[1], errno)
+			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.start, r.end-r.start, uintptr(advice)); errno != 0 {
+				return total, fmt.Errorf("madvise %#x-%#x: %w", r.start, r.end, errno)
 			}
 		}
-		total += int(r[1] - r[0])
+		total += int(r.end - r.start)
 	}
 	return total, nil
 }
 
-// readOnlyMappingOf parses one line of /proc/self/maps and reports the
-// range of a private, non-writable mapping of path.
-func readOnlyMappingOf(line, path string) (start, end uintptr, ok bool) {
-	fields := strings.Fields(line)
-	if len(fields) < 6 || strings.Join(fields[5:], " ") != path {
-		return 0, 0, false
+// mapping is an address range of the process.
+type mapping struct{ start, end uintptr }
+
+// droppableMappings reads smaps and returns the private, non-writable
+// mappings of path without anonymous (copied-on-write) pages.
+func droppableMappings(smaps io.Reader, path string) ([]mapping, error) {
+	var out []mapping
+	var cur *mapping
+	clean := false
+	flush := func() {
+		if cur != nil && clean {
+			out = append(out, *cur)
+		}
+		cur = nil
 	}
-	perms := fields[1]
-	if len(perms) != 4 || perms[1] == 'w' || perms[3] != 'p' {
-		return 0, 0, false
+	sc := bufio.NewScanner(smaps)
+	for sc.Scan() {
+		line := sc.Text()
+		if start, end, isHeader, ok := readOnlyMappingOf(line, path); isHeader {
+			flush()
+			if ok {
+				cur, clean = &mapping{start, end}, true
+			}
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "Anonymous:"); ok && strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")) != "0" {
+			clean = false
+		}
+	}
+	flush()
+	return out, sc.Err()
+}
+
+// readOnlyMappingOf parses one line of smaps. isHeader tells a mapping's
+// first line from its fields; ok reports a private, non-writable mapping
+// of path, with its range.
+func readOnlyMappingOf(line, path string) (start, end uintptr, isHeader, ok bool) {
+	fields := strings.Fields(line)
+	if len(fields) < 5 || strings.HasSuffix(fields[0], ":") {
+		return 0, 0, false, false
 	}
 	lo, hi, found := strings.Cut(fields[0], "-")
 	if !found {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	s, err1 := strconv.ParseUint(lo, 16, 64)
 	e, err2 := strconv.ParseUint(hi, 16, 64)
-	if err1 != nil || err2 != nil || e <= s {
-		return 0, 0, false
+	if err1 != nil || err2 != nil {
+		return 0, 0, false, false
 	}
-	return uintptr(s), uintptr(e), true
+	if len(fields) < 6 || strings.Join(fields[5:], " ") != path || e <= s {
+		return 0, 0, true, false
+	}
+	perms := fields[1]
+	if len(perms) != 4 || perms[1] == 'w' || perms[3] != 'p' {
+		return 0, 0, true, false
+	}
+	return uintptr(s), uintptr(e), true, true
 }
