@@ -90,8 +90,17 @@ func (m *Manager) inNewNamespace(path string, fn func(*netlink.Handle) error) er
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		err := m.onNewNamespace(path, fn)
-		if serr := netns.Set(m.hostNS); serr != nil {
+		// The thread goes back to the namespace it came from, which need
+		// not be the node's (a node set up from inside another namespace).
+		orig, err := netns.Get()
+		if err != nil {
+			// Leave the thread locked: it dies with this goroutine.
+			errc <- fmt.Errorf("opening the thread's network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		err = m.onNewNamespace(path, fn)
+		if serr := netns.Set(orig); serr != nil {
 			errc <- errors.Join(err, fmt.Errorf("returning to the host network namespace: %w", serr))
 			return
 		}
