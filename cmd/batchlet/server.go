@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +48,13 @@ func newServerCommand() *cobra.Command {
 }
 
 func runServer(cmd *cobra.Command, cfg server.Config) error {
+	if path := os.Getenv("BATCHLET_CPUPROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if err := network.CheckConfig(cfg.PodCIDR, ""); err != nil {
 		return fmt.Errorf("--pod-cidr: %w", err)
 	}
@@ -87,4 +95,18 @@ func releaseStartupPages() {
 	if _, err := memtrim.DropExecutablePages(); err != nil {
 		slog.Debug("releasing start-up pages", "err", err)
 	}
+}
+
+// startCPUProfile profiles the whole server until it stops: set
+// BATCHLET_CPUPROFILE to a file to see where a harness's load goes.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("BATCHLET_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("BATCHLET_CPUPROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
