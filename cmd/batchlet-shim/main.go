@@ -1,8 +1,8 @@
-// Command batchlet-shim is the small per-container process of batchlet's
-// process runtime: it starts one container, records its output and exit
-// status, and outlives the agent. `batchlet` can act as its own shim, but
-// its start-up cost (every Kubernetes package initialises) is paid per
-// container; installed next to `batchlet`, this binary is used instead.
+// Command batchlet-shim is the small supervisor of batchlet's process
+// runtime: one long-lived process per node that starts the containers,
+// records their output and exit status, and outlives the agent. `batchlet`
+// can act as its own shim, but it is a far larger binary; installed next
+// to `batchlet`, this one is used instead.
 //
 // Started as the sandbox init step, the shim never reaches main: package
 // nsinit's C code sets the sandbox up and execs the container before the

@@ -16,12 +16,12 @@ func newBenchPodStartCommand() *cobra.Command {
 	var count int
 	var modes []string
 	var shim string
-	var standby int
+	var standby, hold int
 	cmd := &cobra.Command{
 		Use:   "podstart",
 		Short: "Container start latency of the process runtime at each level of isolation",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := bench.PodStartOptions{Count: count, Standby: standby}
+			opts := bench.PodStartOptions{Count: count, Standby: standby, Hold: hold}
 			if shim != "" {
 				abs, err := filepath.Abs(shim)
 				if err != nil {
@@ -41,7 +41,8 @@ func newBenchPodStartCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&count, "count", 200, "containers started per mode")
-	cmd.Flags().IntVar(&standby, "standby", 0, "standby shims per kind (0: the runtime's default, negative: none)")
+	cmd.Flags().IntVar(&standby, "standby", 0, "sandbox init steps the supervisor prestarts per kind (0: the runtime's default, negative: none)")
+	cmd.Flags().IntVar(&hold, "hold", 0, "also measure the supervisor's memory with this many containers running at once")
 	cmd.Flags().StringSliceVar(&modes, "modes", nil, "modes to measure (default: all)")
 	cmd.Flags().StringVar(&shim, "shim", "", "shim binary to use (default: "+process.ShimBinary+" next to this binary, else this binary)")
 	return cmd

@@ -22,7 +22,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		os.Exit(runKubectl(os.Args[2:]))
 	}
-	// The process runtime re-executes this binary as each container's shim;
+	// The process runtime re-executes this binary as its supervisor;
 	// it must start without touching flags or cobra.
 	if len(os.Args) > 1 {
 		switch os.Args[1] {

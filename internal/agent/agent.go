@@ -133,7 +133,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	rt := cfg.Runtime
 	if rt == nil {
-		prt, err := process.New(process.Options{})
+		// One supervisor per data dir: agents of different clusters on one
+		// host (and their tests) never share one.
+		prt, err := process.New(process.Options{Root: filepath.Join(dataDir, "runtime")})
 		if err != nil {
 			return nil, err
 		}
@@ -181,8 +183,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.listener = ln
 	if c, ok := a.runtime.(io.Closer); ok {
-		// Idle helpers the runtime keeps (standby shims) go with the
-		// agent; running containers stay.
+		// The runtime lets go of what it holds for the agent; the
+		// supervisor and running containers stay.
 		defer c.Close()
 	}
 	srv := a.apiServer()

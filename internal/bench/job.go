@@ -110,8 +110,11 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 		return nil, err
 	}
 	self0, children0 := jobCPUSplit()
+	// The supervisor reaps the containers: their CPU is its children's.
+	children0 += supervisorsCPU()
 	res.ToComplete, err = jobRunIndexed(ctx, client, "throughput", opts.Completions, opts.Parallelism)
 	self1, children1 := jobCPUSplit()
+	children1 += supervisorsCPU()
 	stopProfile()
 	if err != nil {
 		return nil, fmt.Errorf("throughput job: %w", err)

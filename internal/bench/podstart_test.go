@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/process"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 )
@@ -31,7 +33,7 @@ func TestPodStartMeasuresEveryMode(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	const count = 3
-	results, err := PodStart(ctx, &out, PodStartOptions{Count: count, Dir: t.TempDir()})
+	results, err := PodStart(ctx, &out, PodStartOptions{Count: count, Dir: t.TempDir(), Hold: 2})
 	if err != nil {
 		t.Fatalf("PodStart: %v\n%s", err, out.String())
 	}
@@ -59,5 +61,39 @@ func TestPodStartMeasuresEveryMode(t *testing.T) {
 		if !strings.Contains(out.String(), r.Mode+" ") {
 			t.Errorf("report lacks mode %s:\n%s", r.Mode, out.String())
 		}
+		if r.CPU <= 0 {
+			t.Errorf("mode %s: CPU per container %v", r.Mode, r.CPU)
+		}
+	}
+	if !strings.Contains(out.String(), "with 2 containers RSS") {
+		t.Errorf("report lacks the supervisor's memory with 2 containers:\n%s", out.String())
+	}
+}
+
+// TestSupervisorsCPU: the CPU time of containers run by a supervisor this
+// process started is found though nobody reaped the supervisor yet.
+func TestSupervisorsCPU(t *testing.T) {
+	rt, err := process.New(process.Options{Root: t.TempDir(), StandbyIdle: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := supervisorsCPU()
+	dir := t.TempDir()
+	ctr, err := rt.Start(context.Background(), runtime.ContainerConfig{ID: "burn",
+		Argv:     []string{"/bin/sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"},
+		StateDir: filepath.Join(dir, "state"), LogPath: filepath.Join(dir, "0.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctr.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("container did not end")
+	}
+	if e := ctr.Exit(); e.ExitCode != 0 {
+		t.Fatalf("exit %+v", e)
+	}
+	if after := supervisorsCPU(); after <= before {
+		t.Fatalf("supervisors' CPU %v before, %v after a busy container", before, after)
 	}
 }

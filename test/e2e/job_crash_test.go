@@ -77,7 +77,7 @@ func TestJobCrashRestartCountsEachIndexOnce(t *testing.T) {
 	})
 	c.kill()
 	t.Logf("killed the server after %s", time.Since(began).Round(time.Millisecond))
-	t.Logf("%d pod shims survived the kill", len(jobCrashShims(dataDir)))
+	t.Logf("%d shim processes survived the kill", len(jobCrashShims(dataDir)))
 
 	c, err = startClusterOn(dataDir, port)
 	if err != nil {
@@ -151,10 +151,9 @@ func TestJobCrashRestartCountsEachIndexOnce(t *testing.T) {
 	c.mustKubectl(t, "delete", "job", "crash", "-n", "crash", "--wait=true", "--timeout=60s")
 }
 
-// jobCrashShims returns the pids of the container shims serving the
-// cluster on dataDir: shim processes whose command line, working directory
-// or open files lie in it (a shim started ahead of need names its state
-// directory nowhere on its command line).
+// jobCrashShims returns the pids of the shim processes serving the
+// cluster on dataDir (its runtime's supervisor): those whose command line,
+// working directory or open files lie in it.
 func jobCrashShims(dataDir string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")

@@ -12,7 +12,7 @@ import (
 	"syscall"
 )
 
-// The shim serves exec and attach sessions on a unix socket in the
+// The supervisor serves exec and attach sessions on a unix socket in the
 // attempt's state directory. A session is a sequence of frames in both
 // directions: one kind byte, a big-endian uint32 length, the payload. The
 // client's first frame is a sessionRequest.
@@ -26,7 +26,7 @@ const (
 	frameExit
 )
 
-// socketFile is the shim's socket in the state directory.
+// socketFile is the container's session socket in its state directory.
 const socketFile = "shim.sock"
 
 // maxFrame bounds one frame's payload.
@@ -120,47 +120,62 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	return hdr[0], p, nil
 }
 
-// socketAddress names the socket in dir by a path short enough for a unix
-// socket address, going through /proc/self/fd when dir is long; release
+// socketAddress names the socket at path by an address short enough for
+// a unix socket, going through /proc/self/fd when path is long; release
 // must be called once the address has been used.
-func socketAddress(dir string) (addr string, release func(), err error) {
-	p := filepath.Join(dir, socketFile)
-	if len(p) < 100 {
-		return p, func() {}, nil
+func socketAddress(path string) (addr string, release func(), err error) {
+	if len(path) < 100 {
+		return path, func() {}, nil
 	}
+	dir, name := filepath.Split(path)
 	d, err := os.Open(dir)
 	if err != nil {
-		return "", nil, fmt.Errorf("opening state directory: %w", err)
+		return "", nil, fmt.Errorf("opening socket directory: %w", err)
 	}
-	return fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), socketFile), func() { d.Close() }, nil
+	return fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name), func() { d.Close() }, nil
 }
 
-func listenShim(dir string) (*sockListener, error) {
-	addr, release, err := socketAddress(dir)
+// listenSocket listens on a unix socket at path, replacing what is there;
+// closing the listener unlinks it.
+func listenSocket(path string) (*sockListener, error) {
+	addr, release, err := socketAddress(path)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	_ = os.Remove(filepath.Join(dir, socketFile))
+	_ = os.Remove(path)
 	ln, err := listenUnix(addr)
 	if err != nil {
-		return nil, fmt.Errorf("listening on shim socket: %w", err)
+		return nil, err
 	}
-	ln.path = filepath.Join(dir, socketFile)
+	ln.path = path
 	return ln, nil
 }
 
-// errNoShim means the container's shim is not serving sessions (it has
-// ended, or predates sessions).
-var errNoShim = errors.New("container is not running")
-
-func dialShim(dir string) (io.ReadWriteCloser, error) {
-	addr, release, err := socketAddress(dir)
+// dialSocket connects to the unix socket at path.
+func dialSocket(path string) (io.ReadWriteCloser, error) {
+	addr, release, err := socketAddress(path)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	conn, err := dialUnix(addr)
+	return dialUnix(addr)
+}
+
+func listenShim(dir string) (*sockListener, error) {
+	ln, err := listenSocket(filepath.Join(dir, socketFile))
+	if err != nil {
+		return nil, fmt.Errorf("listening on shim socket: %w", err)
+	}
+	return ln, nil
+}
+
+// errNoShim means nothing serves the container's sessions (it has ended,
+// or predates sessions).
+var errNoShim = errors.New("container is not running")
+
+func dialShim(dir string) (io.ReadWriteCloser, error) {
+	conn, err := dialSocket(filepath.Join(dir, socketFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, errNoShim

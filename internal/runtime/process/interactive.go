@@ -12,7 +12,7 @@ import (
 
 var _ runtime.Interactive = (*container)(nil)
 
-// Exec runs argv in the container's environment through its shim.
+// Exec runs argv in the container's environment through its supervisor.
 func (c *container) Exec(ctx context.Context, argv []string, s runtime.Streams) (int, error) {
 	req := sessionRequest{Op: "exec", Argv: argv, TTY: s.TTY, Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil}
 	ex, err := c.session(ctx, req, s)
@@ -25,7 +25,7 @@ func (c *container) Exec(ctx context.Context, argv []string, s runtime.Streams) 
 	return ex.Code, nil
 }
 
-// Attach connects to the container's main process through its shim.
+// Attach connects to the container's main process through its supervisor.
 func (c *container) Attach(ctx context.Context, s runtime.Streams) error {
 	req := sessionRequest{Op: "attach", TTY: s.TTY, Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil}
 	ex, err := c.session(ctx, req, s)
@@ -38,7 +38,7 @@ func (c *container) Attach(ctx context.Context, s runtime.Streams) error {
 	return nil
 }
 
-// session runs one session with the shim until it sends its exit frame,
+// session runs one session with the supervisor until it sends its exit frame,
 // the connection ends or ctx does.
 func (c *container) session(ctx context.Context, req sessionRequest, s runtime.Streams) (sessionExit, error) {
 	select {
@@ -87,7 +87,7 @@ func (c *container) session(ctx context.Context, req sessionRequest, s runtime.S
 				return sessionExit{}, ctx.Err()
 			}
 			if req.Op == "attach" {
-				// The shim went away with the container.
+				// The session ended with the container.
 				return sessionExit{}, nil
 			}
 			return sessionExit{}, fmt.Errorf("exec session ended without an exit status: %w", err)

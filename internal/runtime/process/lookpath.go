@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// lookPath resolves file against the container's PATH (not the shim's).
+// lookPath resolves file against the container's PATH (not the supervisor's).
 func lookPath(file string, env []string, dir string) (string, error) {
 	if strings.Contains(file, "/") {
 		p := file

@@ -1,17 +1,20 @@
 // Package process is the runtime that runs containers as host process
-// groups. Each attempt is supervised by a small shim (this binary,
-// re-executed with ShimSubcommand) in its own session, so containers outlive
-// the agent and their exit status is recorded even while it is down.
+// groups. One supervisor process per runtime root and shim binary (this
+// binary, or the dedicated shim binary, re-executed with ShimSubcommand)
+// starts and follows every container in its own session, so containers
+// outlive the agent and their exit status is recorded even while it is
+// down.
 package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -24,14 +27,21 @@ import (
 
 // Options configure the runtime.
 type Options struct {
-	// ShimCommand is the argv prefix that runs ShimMain; the state
-	// directory is appended. Default: this executable and ShimSubcommand.
+	// ShimCommand is the argv prefix that runs ShimMain. Default: the
+	// dedicated shim binary next to this executable, else this executable,
+	// with ShimSubcommand.
 	ShimCommand []string
-	// Standby is how many shims of each kind are kept started ahead of
-	// need (see standby.go); 0 means the default, negative none.
+	// Root is the runtime's own directory: its supervisor's socket, lock
+	// and log. Runtimes with different roots never share a supervisor.
+	// Default: a per-user directory under os.TempDir().
+	Root string
+	// Standby is how many sandbox init steps of each kind the supervisor
+	// keeps started ahead of need; 0 means the default, negative none.
 	Standby int
-	// StandbyIdle is how long an unused standby shim is kept; 0 means the
-	// default.
+	// StandbyIdle is how long the supervisor stays without containers and
+	// clients before it exits, and how long an unused prestarted init step
+	// is kept; 0 means the default. A supervisor keeps the values it was
+	// started with.
 	StandbyIdle time.Duration
 }
 
@@ -39,10 +49,17 @@ type Options struct {
 // next to the running executable; its main hands os.Args[2:] to ShimMain.
 const ShimBinary = "batchlet-shim"
 
+// startAttempts bounds how often Start asks a supervisor again when the
+// one it reached went away without taking the container (it was exiting).
+const startAttempts = 3
+
 // Runtime runs containers as host processes.
 type Runtime struct {
-	shim []string
-	pool *shimPool
+	shim        []string
+	root        string
+	defaultRoot bool
+	standby     int
+	idle        time.Duration
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -62,22 +79,31 @@ func New(opts Options) (*Runtime, error) {
 			shim = []string{small, ShimSubcommand}
 		}
 	}
-	size, idle := opts.Standby, opts.StandbyIdle
-	if size == 0 {
-		size = defaultStandby
+	r := &Runtime{shim: shim, root: opts.Root, standby: opts.Standby, idle: opts.StandbyIdle}
+	if r.root == "" {
+		r.root, r.defaultRoot = filepath.Join(os.TempDir(), "batchlet-runtime-"+strconv.Itoa(os.Geteuid())), true
 	}
-	if idle <= 0 {
-		idle = defaultStandbyIdle
+	root, err := filepath.Abs(r.root)
+	if err != nil {
+		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	return &Runtime{shim: shim, pool: newShimPool(shim, size, idle)}, nil
+	r.root = root
+	switch {
+	case r.standby == 0:
+		r.standby = defaultStandby
+	case r.standby < 0:
+		r.standby = 0
+	}
+	if r.idle <= 0 {
+		r.idle = defaultStandbyIdle
+	}
+	return r, nil
 }
 
-// Close lets the standby shims go; running containers are not affected.
-// The runtime stays usable and starts each later shim on demand.
-func (r *Runtime) Close() error {
-	r.pool.close()
-	return nil
-}
+// Close does nothing: the supervisor, its prestarted init steps and the
+// running containers outlive the runtime, and the supervisor exits by
+// itself once idle. The runtime stays usable.
+func (r *Runtime) Close() error { return nil }
 
 // PrepareSandbox creates the sandbox directory; host processes share the
 // host's namespaces for now.
@@ -102,8 +128,8 @@ func (r *Runtime) RemoveSandbox(_ context.Context, cfg runtime.SandboxConfig) er
 	return nil
 }
 
-// Start launches the shim for one attempt and returns once the container's
-// process runs (or failed to start, as a *runtime.StartError).
+// Start has the supervisor start one attempt and returns once the
+// container's process runs (or failed to start, as a *runtime.StartError).
 //
 // A sandbox this node cannot provide is refused up front with the
 // *isolate.UnsupportedError, so that the pod fails with its reason.
@@ -113,112 +139,138 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+	dir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("container state directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating container state directory: %w", err)
 	}
-	if err := logDir(cfg.LogPath); err != nil {
+	// The supervisor may have been started from another directory.
+	logPath, err := filepath.Abs(cfg.LogPath)
+	if err != nil {
+		return nil, fmt.Errorf("container log path: %w", err)
+	}
+	if err := logDir(logPath); err != nil {
 		return nil, fmt.Errorf("creating log directory: %w", err)
 	}
-	sp := spec{ID: cfg.ID, Argv: cfg.Argv, Env: cfg.Env, WorkingDir: cfg.WorkingDir, LogPath: cfg.LogPath,
+	sp := spec{ID: cfg.ID, Argv: cfg.Argv, Env: cfg.Env, WorkingDir: cfg.WorkingDir, LogPath: logPath,
 		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY, Sandbox: cfg.Sandbox}
-	if err := writeJSON(cfg.StateDir, specFile, sp); err != nil {
+	if err := writeJSON(dir, specFile, sp); err != nil {
 		return nil, err
 	}
-	exited, err := r.launch(cfg.StateDir, containerKind(sp))
+	conn, st, err := r.startOnSupervisor(dir, sp)
 	if err != nil {
 		return nil, err
 	}
-	var st state
-	if err := readJSON(cfg.StateDir, stateFile, &st); err != nil {
-		<-exited
-		return nil, fmt.Errorf("shim did not start the container: %w", err)
-	}
 	if st.StartError != "" {
+		if conn != nil {
+			conn.Close()
+		}
 		return nil, &runtime.StartError{Message: st.StartError}
 	}
-	c := newContainer(cfg.StateDir, st)
-	go func() {
-		<-exited
+	c := newContainer(dir, st)
+	if conn == nil {
 		c.finish()
-	}()
+		return c, nil
+	}
+	go c.follow(conn)
 	return c, nil
 }
 
-// launch has a shim take the attempt in stateDir, a standby one when
-// available, and returns once the container runs or failed to start. The
-// returned channel is closed once the shim has been reaped.
-func (r *Runtime) launch(stateDir, kind string) (<-chan struct{}, error) {
-	if w := r.pool.take(kind); w != nil && w.handOff(stateDir) {
-		return w.exited, nil
+// startOnSupervisor asks the supervisor to start the container of dir and
+// returns the connection its exit will be reported on, with the state it
+// runs in. A nil connection means the supervisor took the container and
+// went away: what it recorded is all there is.
+func (r *Runtime) startOnSupervisor(dir string, sp spec) (io.ReadWriteCloser, state, error) {
+	var lastErr error
+	for range startAttempts {
+		conn, err := r.dialSupervisor()
+		if err != nil {
+			return nil, state{}, err
+		}
+		st, err := request(conn, supRequest{Op: opStart, Dir: dir, Spec: &sp}, nil)
+		if err == nil {
+			return conn, st, nil
+		}
+		conn.Close()
+		var refused *supRefusal
+		if errors.As(err, &refused) {
+			return nil, state{}, err
+		}
+		if rerr := readJSON(dir, stateFile, &st); rerr == nil {
+			return nil, st, nil
+		}
+		// A supervisor that exits for idleness stops accepting first: it
+		// never saw this request, so another one may take it.
+		lastErr = err
 	}
-	shimLog, err := os.OpenFile(filepath.Join(stateDir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("opening shim log: %w", err)
-	}
-	defer shimLog.Close()
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("creating shim pipe: %w", err)
-	}
-	defer readyR.Close()
-	cmd := exec.Command(r.shim[0], append(append([]string{}, r.shim[1:]...), stateDir)...)
-	cmd.Env = []string{}
-	cmd.Stdout, cmd.Stderr = shimLog, shimLog
-	cmd.ExtraFiles = []*os.File{readyW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	readyW.Close()
-	if err != nil {
-		return nil, fmt.Errorf("starting shim: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	// The shim closes its end once the container runs or failed to start.
-	_, _ = io.Copy(io.Discard, readyR)
-	return exited, nil
+	return nil, state{}, fmt.Errorf("the container supervisor did not take the container: %w", lastErr)
 }
 
 // Adopt re-attaches to an attempt started by an earlier agent process.
 func (r *Runtime) Adopt(stateDir string) (runtime.Container, error) {
+	dir, err := filepath.Abs(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("adopting %s: %w", stateDir, err)
+	}
 	var st state
-	if err := readJSON(stateDir, stateFile, &st); err != nil {
+	if err := readJSON(dir, stateFile, &st); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		// The shim never reported: nothing of this attempt can be running
-		// under our supervision.
+		// The supervisor never reported: nothing of this attempt can be
+		// running under its supervision.
 		var sp spec
-		if err := readJSON(stateDir, specFile, &sp); err != nil {
+		if err := readJSON(dir, specFile, &sp); err != nil {
 			return nil, fmt.Errorf("adopting %s: %w", stateDir, err)
 		}
 		st = state{ID: sp.ID}
-		c := newContainer(stateDir, st)
+		c := newContainer(dir, st)
 		c.finish()
 		return c, nil
 	}
-	c := newContainer(stateDir, st)
-	if st.StartError != "" || fileExists(filepath.Join(stateDir, exitFile)) {
+	c := newContainer(dir, st)
+	if st.StartError != "" || fileExists(filepath.Join(dir, exitFile)) {
 		c.finish()
 		return c, nil
 	}
-	pidfd, err := unix.PidfdOpen(st.ShimPID, 0)
+	if st.Supervisor == "" {
+		// Started by a dedicated shim of an earlier version: it ends with
+		// its container.
+		adoptShim(c)
+		return c, nil
+	}
+	conn, err := dialSocket(st.Supervisor)
 	if err != nil {
 		c.finish()
 		return c, nil
 	}
-	if start, err := procStartTime(st.ShimPID); err != nil || start != st.ShimStart {
-		unix.Close(pidfd)
+	if _, err := request(conn, supRequest{Op: opWatch, Dir: dir}, nil); err != nil {
+		conn.Close()
 		c.finish()
 		return c, nil
+	}
+	go c.follow(conn)
+	return c, nil
+}
+
+// adoptShim follows a container's dedicated shim process until it exits.
+func adoptShim(c *container) {
+	pidfd, err := unix.PidfdOpen(c.st.ShimPID, 0)
+	if err != nil {
+		c.finish()
+		return
+	}
+	if start, err := procStartTime(c.st.ShimPID); err != nil || start != c.st.ShimStart {
+		unix.Close(pidfd)
+		c.finish()
+		return
 	}
 	go func() {
 		waitPidfd(pidfd)
 		c.finish()
 	}()
-	return c, nil
 }
 
 // waitPidfd blocks until the process behind pidfd has exited, parked in
@@ -302,19 +354,46 @@ func (c *container) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// finish records the exit written by the shim, or an unknown status when
-// the shim is gone without having written one.
-func (c *container) finish() {
-	c.once.Do(func() {
-		var rec exitRecord
-		if err := readJSON(c.dir, exitFile, &rec); err != nil {
-			rec = exitRecord{
-				ExitCode:   137,
-				FinishedAt: time.Now(),
-				Reason:     "ContainerStatusUnknown",
-				Message:    "The container could not be located when the pod was terminated",
-			}
+// follow waits on the supervisor's connection for the container's exit.
+// A connection that ends without it means the supervisor is gone.
+func (c *container) follow(conn io.ReadCloser) {
+	defer conn.Close()
+	for {
+		kind, p, err := readFrame(conn)
+		if err != nil {
+			c.finish()
+			return
 		}
+		if kind != supFrameExit {
+			continue
+		}
+		var rec exitRecord
+		if err := json.Unmarshal(p, &rec); err != nil {
+			c.finish()
+			return
+		}
+		c.finishWith(rec)
+		return
+	}
+}
+
+// finish records the exit the supervisor wrote, or an unknown status when
+// it is gone without having written one.
+func (c *container) finish() {
+	var rec exitRecord
+	if err := readJSON(c.dir, exitFile, &rec); err != nil {
+		rec = exitRecord{
+			ExitCode:   137,
+			FinishedAt: time.Now(),
+			Reason:     "ContainerStatusUnknown",
+			Message:    "The container could not be located when the pod was terminated",
+		}
+	}
+	c.finishWith(rec)
+}
+
+func (c *container) finishWith(rec exitRecord) {
+	c.once.Do(func() {
 		c.exit = rec.toExit()
 		close(c.done)
 	})

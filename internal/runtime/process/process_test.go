@@ -26,13 +26,65 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// newRuntime returns a runtime with a supervisor of its own, which goes
+// when the test ends.
 func newRuntime(t *testing.T) *Runtime {
 	t.Helper()
-	r, err := New(Options{})
+	return newRuntimeIn(t, t.TempDir(), 0)
+}
+
+// newRuntimeIn returns a runtime on root; idle 0 is the default.
+func newRuntimeIn(t *testing.T, root string, idle time.Duration) *Runtime {
+	t.Helper()
+	r, err := New(Options{Root: root, StandbyIdle: idle})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { stopSupervisor(t, r) })
 	return r
+}
+
+// runningSupervisor returns the pid of the supervisor answering on r's
+// socket without starting one.
+func runningSupervisor(r *Runtime) (int, bool) {
+	key, err := r.supervisorKey()
+	if err != nil {
+		return 0, false
+	}
+	sock, _ := supervisorFiles(r.root, key)
+	conn, err := dialSocket(sock)
+	if err != nil {
+		return 0, false
+	}
+	defer conn.Close()
+	var info supInfo
+	if _, err := request(conn, supRequest{Op: opInfo}, &info); err != nil {
+		return 0, false
+	}
+	return info.PID, true
+}
+
+// stopSupervisor kills r's supervisor, if one runs, and waits until it is
+// gone.
+func stopSupervisor(t *testing.T, r *Runtime) {
+	pid, ok := runningSupervisor(r)
+	if !ok {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	waitGone(t, pid)
+}
+
+// waitGone waits until pid no longer exists (reaped, not a zombie).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still exists", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func cfg(t *testing.T, argv ...string) runtime.ContainerConfig {

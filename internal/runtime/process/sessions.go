@@ -20,19 +20,22 @@ import (
 // terminal in canonical mode sees end of input.
 const endOfTransmission = 0x04
 
-// sessions serves exec and attach for one container, inside its shim.
+// sessions serves exec and attach for one container, inside its
+// supervisor.
 type sessions struct {
 	sp spec
+	// reaper reports how exec'd commands end.
+	reaper *reaper
 	// pgid is the container's process group; non-TTY execs join it when
-	// joinable (it is in the shim's session), so they end with it.
+	// joinable (it is in the supervisor's session), so they end with it.
 	pgid     int
 	joinable bool
 	// done is closed once the container has ended and its output has been
 	// delivered.
 	done chan struct{}
 	out  fanout
-	// attached counts attach sessions, so the shim can let them say
-	// goodbye before it exits.
+	// attached counts attach sessions, so they can say goodbye before
+	// the container's end is recorded.
 	attached sync.WaitGroup
 
 	mu sync.Mutex
@@ -47,8 +50,8 @@ type sessions struct {
 	execGroups map[int]bool
 }
 
-func newSessions(sp spec) *sessions {
-	return &sessions{sp: sp, done: make(chan struct{}), execGroups: map[int]bool{}, out: fanout{subs: map[*frameWriter]sessionRequest{}}}
+func newSessions(sp spec, r *reaper) *sessions {
+	return &sessions{sp: sp, reaper: r, done: make(chan struct{}), execGroups: map[int]bool{}, out: fanout{subs: map[*frameWriter]sessionRequest{}}}
 }
 
 func (s *sessions) serve(ln *sockListener) {
@@ -231,6 +234,7 @@ func (s *sessions) exec(conn io.ReadWriteCloser, fw *frameWriter, req sessionReq
 		input  io.Writer
 		closer io.Closer
 		master *os.File
+		slave  *os.File
 		copied = make(chan struct{})
 	)
 	if req.TTY {
@@ -240,7 +244,7 @@ func (s *sessions) exec(conn io.ReadWriteCloser, fw *frameWriter, req sessionReq
 		}
 		defer m.Close()
 		defer tty.Close()
-		master, input = m, m
+		master, slave, input = m, tty, m
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 		go func() {
@@ -270,7 +274,13 @@ func (s *sessions) exec(conn io.ReadWriteCloser, fw *frameWriter, req sessionReq
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("OCI runtime exec failed: exec failed: unable to start container process: %w: unknown", err)
 	}
+	if slave != nil {
+		// Only the command keeps the terminal open, so that the master
+		// reports the end of its output once the command has ended.
+		_ = slave.Close()
+	}
 	pid := cmd.Process.Pid
+	ended := s.reaper.watch(cmd.Process)
 	ownGroup := req.TTY || !s.joinable
 	if ownGroup {
 		s.mu.Lock()
@@ -307,25 +317,28 @@ func (s *sessions) exec(conn io.ReadWriteCloser, fw *frameWriter, req sessionReq
 			}
 		}
 	}()
-	_ = cmd.Wait()
+	res := <-ended
 	close(exited)
+	// The reaper has the status; Wait only lets the output copies finish
+	// (bounded by WaitDelay) and releases the command's pipes.
+	_ = cmd.Wait()
 	select {
 	case <-copied:
 	case <-time.After(drainTimeout):
 	}
-	return exitCode(cmd.ProcessState), nil
+	return exitCode(res), nil
 }
 
 // exitCode is a shell's view of how a process ended: its status, or 128
 // plus the signal that killed it.
-func exitCode(ps *os.ProcessState) int {
-	if ps == nil {
+func exitCode(res reapResult) int {
+	switch {
+	case !res.ok:
 		return 1
+	case res.status.Signaled():
+		return 128 + int(res.status.Signal())
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
+	return res.status.ExitStatus()
 }
 
 // fanout copies the container's output to the attached clients.

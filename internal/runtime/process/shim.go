@@ -7,19 +7,16 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/batchlet/batchlet/internal/runtime/logfile"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
 // ShimSubcommand is the hidden first argument with which the runtime
-// re-executes its own binary as a container's shim; the binary's main must
-// hand the remaining arguments to ShimMain.
+// re-executes its own binary (or the shim binary) as the supervisor of its
+// containers; the binary's main must hand the remaining arguments to
+// ShimMain.
 const ShimSubcommand = "runtime-shim"
 
 // PauseCommand is the argv[0] the pause image profile uses: when no such
@@ -34,51 +31,22 @@ const pauseScript = "trap 'exit 0' TERM INT; while :; do sleep 2147483647 & wait
 // container's main process has ended.
 const drainTimeout = 2 * time.Second
 
-// ShimMain is the shim: it starts one container process in its own process
-// group, copies its output to the log file, waits for it and records how it
-// ended in the state directory. It runs in its own session so that it, and
-// the container, outlive the agent. args is the state directory, or "pause".
+// SuperviseArg is the argument after ShimSubcommand that runs a node's
+// supervisor (supervisor.go).
+const SuperviseArg = "supervise"
+
+// ShimMain is the shim binary's entry: "supervise ..." runs the
+// supervisor that starts and follows containers, "pause" the built-in
+// pause.
 func ShimMain(args []string) int {
 	if len(args) == 1 && args[0] == "pause" {
 		return pause()
 	}
-	standby := len(args) == 2 && args[0] == standbyArg
-	if len(args) != 1 && !standby {
-		fmt.Fprintln(os.Stderr, "usage: runtime-shim STATE_DIR | runtime-shim "+standbyArg+" KIND")
-		return 2
+	if len(args) > 0 && args[0] == SuperviseArg {
+		return superviseMain(args[1:])
 	}
-	// Stay alive through terminal and termination signals aimed at the
-	// agent; handled (not ignored) signals reset to default in the child.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
-	// Each descriptor gets exactly one *os.File: a second one would close
-	// it (or whatever reuses its number) when collected.
-	var dir string
-	var ready *os.File
-	var pending *isolate.Pending
-	if !standby {
-		dir, ready = args[0], os.NewFile(3, "ready")
-	} else {
-		// Neither pipe may leak into the init step or the container.
-		syscall.CloseOnExec(3)
-		syscall.CloseOnExec(4)
-		// The init step of a sandboxed container starts now, while no
-		// container waits for it.
-		pending = prestart(args[1])
-		var ok bool
-		if dir, ok = awaitContainer(os.NewFile(3, "control")); !ok {
-			if pending != nil {
-				pending.Release()
-			}
-			return 0
-		}
-		ready = os.NewFile(4, "ready")
-		redirectOutput(filepath.Join(dir, "shim.log"))
-	}
-	if err := runShim(dir, ready, pending); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	fmt.Fprintln(os.Stderr, "usage: "+ShimSubcommand+" "+SuperviseArg+" --root DIR --key KEY [flags] | "+ShimSubcommand+" pause")
+	return 2
 }
 
 func pause() int {
@@ -88,169 +56,46 @@ func pause() int {
 	return 0
 }
 
-// prestart starts the sandbox init step a standby shim of kind prepares,
-// or returns nil when its containers need none or it cannot be started
-// (the container then starts the usual way and reports what fails).
-func prestart(kind string) *isolate.Pending {
-	if kind != kindInit && kind != kindNamespace {
-		return nil
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil
-	}
-	p, err := isolate.Prestart([]string{exe, isolate.InitSubcommand}, kind == kindNamespace)
-	if err != nil {
-		return nil
-	}
-	return p
-}
-
-// redirectOutput sends the shim's own stdout and stderr to path.
-func redirectOutput(path string) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	_ = unix.Dup3(int(f.Fd()), 1, 0)
-	_ = unix.Dup3(int(f.Fd()), 2, 0)
-}
-
-func runShim(dir string, ready *os.File, pending *isolate.Pending) error {
-	defer func() {
-		if pending != nil {
-			pending.Release()
-		}
-	}()
-	if ready != nil {
-		syscall.CloseOnExec(int(ready.Fd()))
-		defer ready.Close()
-	}
-	var sp spec
-	if err := readJSON(dir, specFile, &sp); err != nil {
-		return fmt.Errorf("reading spec: %w", err)
-	}
-	st := state{ID: sp.ID, ShimPID: os.Getpid()}
-	st.ShimStart, _ = procStartTime(st.ShimPID)
-
-	logFile, err := os.OpenFile(sp.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return reportStartError(dir, &st, fmt.Sprintf("opening log file: %v", err))
-	}
-	defer logFile.Close()
-
-	cmd, err := buildCommand(sp)
-	if err != nil {
-		return reportStartError(dir, &st, err.Error())
-	}
-	sess := newSessions(sp)
-	stdio, err := connectStdio(cmd, sp, sess)
-	if err != nil {
-		return reportStartError(dir, &st, err.Error())
-	}
-	proc, err := startContainer(cmd, sp, pending)
-	pending = nil
-	if err != nil {
-		stdio.closeAll()
-		return reportStartError(dir, &st, err.Error())
-	}
-	st.StartedAt = time.Now()
-	stdio.closeChildEnds()
-	st.ChildPID = proc.Pid
-	sess.pgid, sess.joinable = st.ChildPID, !sp.TTY
-	lw := logfile.NewWriter(logFile, nil)
-	var copies sync.WaitGroup
-	for _, o := range stdio.outputs {
-		copies.Add(1)
-		go func() {
-			defer copies.Done()
-			_ = lw.Copy(o.stream, stdioReader(o.r, fanoutStream{&sess.out, o.kind}))
-		}()
-	}
-	ln, lnErr := listenShim(dir)
-	if lnErr != nil {
-		fmt.Fprintln(os.Stderr, lnErr)
-	} else {
-		defer ln.Close()
-		go sess.serve(ln)
-	}
-	if err := writeJSON(dir, stateFile, st); err != nil {
-		_ = syscall.Kill(-st.ChildPID, syscall.SIGKILL)
-	}
-	if ready != nil {
-		ready.Close()
-	}
-
-	ps, waitErr := proc.Wait()
-	finished := time.Now()
-	// The container ends with its main process: whatever it left behind in
-	// its process group goes with it.
-	_ = syscall.Kill(-st.ChildPID, syscall.SIGKILL)
-	stdio.drain(time.Now().Add(drainTimeout))
-	copies.Wait()
-	stdio.closeAll()
-	sess.finish()
-	rec := exitRecord{FinishedAt: finished}
-	if ws, ok := waitStatus(ps); ok {
-		switch {
-		case ws.Signaled():
-			rec.Signal = int32(ws.Signal())
-			rec.ExitCode = 128 + rec.Signal
-		default:
-			rec.ExitCode = int32(ws.ExitStatus())
-		}
-	} else if waitErr != nil {
-		rec.ExitCode, rec.Reason, rec.Message = 137, "ContainerStatusUnknown", waitErr.Error()
-	}
-	return writeJSON(dir, exitFile, rec)
-}
-
-// startContainer starts cmd, through the sandbox init step when sp asks
-// for a sandbox: pending when it suits, else a fresh one. It returns once
-// the container's command runs, with its process to wait for.
-func startContainer(cmd *exec.Cmd, sp spec, pending *isolate.Pending) (*os.Process, error) {
-	if pending != nil && (sp.Sandbox == nil || pending.Namespaces() != sp.Sandbox.Namespaces) {
-		pending.Release()
-		pending = nil
-	}
+// startProcess starts cmd, through the sandbox init step when sp asks
+// for one: a prestarted one from pending when available, else a fresh
+// one. It returns once the container's command runs, with its process and
+// the channel its status arrives on.
+func startProcess(cmd *exec.Cmd, sp spec, r *reaper, pending *pendingPool) (*os.Process, <-chan reapResult, error) {
 	if sp.Sandbox == nil {
 		if err := cmd.Start(); err != nil {
-			return nil, errors.New(startMessage(err, sp))
+			return nil, nil, errors.New(startMessage(err, sp))
 		}
-		return cmd.Process, nil
+		return cmd.Process, r.watch(cmd.Process), nil
 	}
-	if pending != nil {
-		proc, err := pending.Run(cmd, *sp.Sandbox)
-		if err != nil {
-			_, _ = proc.Wait()
-			return nil, err
+	if p := pending.take(sp.Sandbox.Namespaces); p != nil {
+		proc, err := p.Run(cmd, *sp.Sandbox)
+		if proc == nil {
+			return nil, nil, fmt.Errorf("sandbox: the pending init step is gone: %w", err)
 		}
-		return proc, nil
+		exited := r.watch(proc)
+		if err != nil {
+			// The init step exits by itself after reporting.
+			<-exited
+			_ = proc.Release()
+			return nil, nil, err
+		}
+		return proc, exited, nil
 	}
 	setup, err := wrapSandbox(cmd, *sp.Sandbox)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		setup.Abort()
-		return nil, errors.New(startMessage(err, sp))
+		return nil, nil, errors.New(startMessage(err, sp))
 	}
+	exited := r.watch(cmd.Process)
 	if err := setup.Wait(); err != nil {
-		// The init step exits by itself after reporting.
-		_, _ = cmd.Process.Wait()
-		return nil, err
+		<-exited
+		_ = cmd.Process.Release()
+		return nil, nil, err
 	}
-	return cmd.Process, nil
-}
-
-// waitStatus is how a reaped process ended.
-func waitStatus(ps *os.ProcessState) (syscall.WaitStatus, bool) {
-	if ps == nil {
-		return 0, false
-	}
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	return ws, ok
+	return cmd.Process, exited, nil
 }
 
 func buildCommand(sp spec) (*exec.Cmd, error) {
@@ -294,12 +139,13 @@ func startMessage(err error, sp spec) string {
 	return fmt.Sprintf("failed to start container process: %v", err)
 }
 
-func reportStartError(dir string, st *state, msg string) error {
+func reportStartError(dir string, st *state, msg string) (exitRecord, error) {
 	st.StartError = msg
+	rec := exitRecord{ExitCode: 128, Reason: "StartError", Message: msg, FinishedAt: time.Now()}
 	if err := writeJSON(dir, stateFile, st); err != nil {
-		return err
+		return rec, err
 	}
-	return writeJSON(dir, exitFile, exitRecord{ExitCode: 128, Reason: "StartError", Message: msg, FinishedAt: time.Now()})
+	return rec, writeJSON(dir, exitFile, rec)
 }
 
 // logDir makes sure the directory of a log path exists.
@@ -307,14 +153,14 @@ func logDir(path string) error {
 	return os.MkdirAll(filepath.Dir(path), 0o750)
 }
 
-// wrapSandbox routes cmd through the sandbox init step, run by this very
-// binary (the shim binary routes the init subcommand too).
+// initArgv runs the sandbox init step from this very binary (the shim
+// binary routes the init subcommand too). /proc/self/exe stays this
+// binary even when an upgrade has replaced the file.
+var initArgv = []string{"/proc/self/exe", isolate.InitSubcommand}
+
+// wrapSandbox routes cmd through a fresh sandbox init step.
 func wrapSandbox(cmd *exec.Cmd, sp isolate.Spec) (*isolate.Setup, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("locating the shim executable for the sandbox init: %w", err)
-	}
-	setup, err := isolate.Wrap(cmd, sp, []string{exe, isolate.InitSubcommand})
+	setup, err := isolate.Wrap(cmd, sp, initArgv)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the container sandbox: %w", err)
 	}

@@ -20,7 +20,7 @@ const (
 	exitFile  = "exit.json"
 )
 
-// spec is what the agent hands the shim.
+// spec is what the runtime hands the supervisor for one container.
 type spec struct {
 	ID         string   `json:"id"`
 	Argv       []string `json:"argv"`
@@ -34,17 +34,21 @@ type spec struct {
 	Sandbox *isolate.Spec `json:"sandbox,omitempty"`
 }
 
-// state is written by the shim once the container's process runs.
+// state is written by the supervisor once the container's process runs.
+// ShimPID and ShimStart identify the process that follows the container
+// (the supervisor; a dedicated shim in earlier versions), Supervisor the
+// socket it answers on.
 type state struct {
 	ID         string    `json:"id"`
 	ShimPID    int       `json:"shimPID"`
 	ShimStart  uint64    `json:"shimStart"`
+	Supervisor string    `json:"supervisor,omitempty"`
 	ChildPID   int       `json:"childPID"`
 	StartedAt  time.Time `json:"startedAt"`
 	StartError string    `json:"startError,omitempty"`
 }
 
-// exitRecord is written by the shim once the container's process ended.
+// exitRecord is written by the supervisor once the container's process ended.
 type exitRecord struct {
 	ExitCode   int32     `json:"exitCode"`
 	Signal     int32     `json:"signal,omitempty"`

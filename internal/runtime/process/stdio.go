@@ -12,7 +12,7 @@ import (
 	"github.com/creack/pty"
 )
 
-// output is one of the container's output streams as the shim reads it.
+// output is one of the container's output streams as the supervisor reads it.
 type output struct {
 	stream string
 	kind   byte
@@ -23,7 +23,7 @@ type output struct {
 // terminal when the container asks for one.
 type containerStdio struct {
 	outputs []output
-	// childEnds are the container's ends, closed in the shim once it runs.
+	// childEnds are the container's ends, closed in the supervisor once it runs.
 	childEnds []*os.File
 	ownEnds   []*os.File
 }

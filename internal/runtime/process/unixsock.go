@@ -10,13 +10,13 @@ import (
 )
 
 // Session sockets are plain unix stream sockets driven through os.File
-// rather than the net package: importing net links cgo into the shim,
+// rather than the net package: importing net links cgo into the shim binary,
 // which then starts through the dynamic loader and costs several
-// milliseconds more CPU per container. Non-blocking descriptors wrapped
+// milliseconds more CPU at each start. Non-blocking descriptors wrapped
 // in os.File still park in the runtime's poller, and closing the file
 // wakes a blocked Accept or Read.
 
-// sockListener accepts session connections on the shim's socket.
+// sockListener accepts connections on a unix socket.
 type sockListener struct {
 	f *os.File
 	// path is unlinked on Close, as a net.UnixListener does.
@@ -32,7 +32,7 @@ func listenUnix(addr string) (*sockListener, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("binding %s: %w", addr, err)
 	}
-	if err := unix.Listen(fd, 16); err != nil {
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}

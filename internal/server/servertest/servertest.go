@@ -74,7 +74,7 @@ func StartWithConfig(t testing.TB, cfg server.Config) *Server {
 }
 
 // RunTests runs a test binary's tests. The local agent's process runtime
-// re-executes the current binary as each container's shim; in a test
+// re-executes the current binary as its supervisor; in a test
 // binary that is the test binary itself, so TestMain must route those
 // invocations to the shim:
 //

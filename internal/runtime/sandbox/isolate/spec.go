@@ -14,7 +14,7 @@
 // fallback of binaries that do not import nsinit.
 //
 // It depends on nothing beyond the standard library and x/sys, because it
-// runs in every container's shim and init step, whose start-up cost each
+// runs in the shim and in every container's init step, whose start-up cost each
 // container pays; package sandbox re-exports it next to the parts that
 // work on Kubernetes objects.
 package isolate
