@@ -27,6 +27,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, final bool
 		failReason: w.failReason, failMessage: w.failMessage}
 	for attempt := 0; attempt < 3; attempt++ {
 		st := computeStatus(w.base(pod), view, now)
+		normalizeStatusTimes(&st)
 		if w.lastStatus != nil && equality.Semantic.DeepEqual(*w.lastStatus, st) {
 			return
 		}
@@ -117,4 +118,37 @@ func (w *podWorker) holdFirstStatus() bool {
 		w.holdTimer = time.AfterFunc(left, w.notify)
 	}
 	return true
+}
+
+// normalizeStatusTimes truncates the status's timestamps to whole seconds,
+// the precision the API stores, as kubelet does before comparing: a status
+// that differs from the last one written only below a second is a write
+// the server would find unchanged.
+func normalizeStatusTimes(st *corev1.PodStatus) {
+	sec := func(t *metav1.Time) {
+		if t != nil && !t.IsZero() {
+			*t = t.Rfc3339Copy()
+		}
+	}
+	sec(st.StartTime)
+	for i := range st.Conditions {
+		sec(&st.Conditions[i].LastProbeTime)
+		sec(&st.Conditions[i].LastTransitionTime)
+	}
+	for _, list := range [][]corev1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses, st.EphemeralContainerStatuses} {
+		for i := range list {
+			normalizeStateTimes(&list[i].State)
+			normalizeStateTimes(&list[i].LastTerminationState)
+		}
+	}
+}
+
+func normalizeStateTimes(s *corev1.ContainerState) {
+	if r := s.Running; r != nil {
+		r.StartedAt = r.StartedAt.Rfc3339Copy()
+	}
+	if t := s.Terminated; t != nil {
+		t.StartedAt = t.StartedAt.Rfc3339Copy()
+		t.FinishedAt = t.FinishedAt.Rfc3339Copy()
+	}
 }

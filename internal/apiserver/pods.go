@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/batchlet/batchlet/internal/storage"
 )
 
 type subresourceHandler func(w http.ResponseWriter, r *http.Request, rq *request)
@@ -66,7 +68,13 @@ func (s *server) handleBinding(w http.ResponseWriter, r *http.Request, rq *reque
 		s.writeError(w, r, badRequestf("Binding %q is invalid: target.name: Required value", rq.name))
 		return
 	}
-	_, err := s.store.GuaranteedUpdate(r.Context(), rq.key(), nil, func(current runtime.Object) (runtime.Object, error) {
+	// A binding naming a UID is for that pod only, not one re-created
+	// under the same name since.
+	var pre *storage.Preconditions
+	if binding.UID != "" {
+		pre = &storage.Preconditions{UID: &binding.UID}
+	}
+	_, err := s.store.GuaranteedUpdate(r.Context(), rq.key(), pre, func(current runtime.Object) (runtime.Object, error) {
 		pod, ok := current.(*corev1.Pod)
 		if !ok {
 			return nil, apierrors.NewInternalError(fmt.Errorf("stored object is %T, not a pod", current))
@@ -78,6 +86,13 @@ func (s *server) handleBinding(w http.ResponseWriter, r *http.Request, rq *reque
 			return nil, apierrors.NewConflict(rq.res.gr, rq.name, fmt.Errorf("pod %s is already assigned to node %q", pod.Name, pod.Spec.NodeName))
 		}
 		pod.Spec.NodeName = binding.Target.Name
+		for k, v := range binding.Annotations {
+			if pod.Annotations == nil {
+				pod.Annotations = map[string]string{}
+			}
+			pod.Annotations[k] = v
+		}
+		markScheduled(pod, s.cfg.Clock.Now())
 		return pod, nil
 	})
 	if err != nil {
@@ -154,4 +169,22 @@ func (s *server) writeStatus(w http.ResponseWriter, r *http.Request, code int) {
 		out = output{mediaType: mediaJSON, info: info}
 	}
 	s.writeRaw(w, r, out, code, successStatus(code, nil))
+}
+
+// markScheduled sets PodScheduled=True as a binding does upstream, in the
+// same write as the node name. An earlier True condition keeps its
+// transition time; any other is replaced.
+func markScheduled(pod *corev1.Pod, now time.Time) {
+	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now)}
+	for i, c := range pod.Status.Conditions {
+		if c.Type != corev1.PodScheduled {
+			continue
+		}
+		if c.Status == cond.Status {
+			cond.LastTransitionTime = c.LastTransitionTime
+		}
+		pod.Status.Conditions[i] = cond
+		return
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, cond)
 }

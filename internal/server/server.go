@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	apiruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
@@ -143,6 +144,14 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 		// In-process components are not throttled: the apiserver is theirs.
 		RateLimiter: flowcontrol.NewFakeAlwaysRateLimiter(),
 		UserAgent:   "batchlet",
+		// Protobuf for every request that has a body, as upstream
+		// components are configured; generated clients already prefer it
+		// for their own calls, but events and bindings would go as JSON.
+		// Patches keep their JSON patch types.
+		ContentConfig: rest.ContentConfig{
+			ContentType:        apiruntime.ContentTypeProtobuf,
+			AcceptContentTypes: apiruntime.ContentTypeProtobuf + "," + apiruntime.ContentTypeJSON,
+		},
 	}
 	s.kubeconfig = KubeconfigPath(s.cfg.DataDir)
 	if err := writeKubeconfig(s.kubeconfig, s.url, ca.CertPEM, certs.admin); err != nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -97,13 +98,15 @@ func checkGoType(obj runtime.Object, gvk schema.GroupVersionKind) error {
 	return nil
 }
 
-// withoutEqualFields returns shallow copies of old and newObj in which every
-// top-level field (spec, status, data, ...) that is deeply equal in both is
-// reset to its zero value in both. The comparison that finds what an
-// update changed then skips those subtrees, which cannot differ, and
-// reports exactly what it reports on the whole objects; the managed-field
-// sets do not depend on the values otherwise. Metadata is kept whole: its
-// managedFields are read. ok is false when the objects are not pointers to
+// withoutEqualFields returns shallow copies of old and newObj in which
+// every field that is deeply equal in both is reset to its zero value in
+// both: top-level fields (spec, status, data, ...), the fields of a
+// top-level struct that differs (status.phase when only the conditions
+// changed) and the metadata fields but managedFields, which are read, and
+// name and namespace. The comparison that finds what an update changed
+// then skips those subtrees, which cannot differ, and reports exactly what
+// it reports on the whole objects; the managed-field sets do not depend on
+// the values otherwise. ok is false when the objects are not pointers to
 // structs of one type.
 func withoutEqualFields(old, newObj runtime.Object) (runtime.Object, runtime.Object, bool) {
 	ov, nv := reflect.ValueOf(old), reflect.ValueOf(newObj)
@@ -116,13 +119,20 @@ func withoutEqualFields(old, newObj runtime.Object) (runtime.Object, runtime.Obj
 	nc.Elem().Set(nv.Elem())
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if f.Anonymous || !f.IsExported() {
-			continue // TypeMeta and ObjectMeta
+		if !f.IsExported() {
+			continue
 		}
 		of, nf := oc.Elem().Field(i), nc.Elem().Field(i)
-		if reflect.DeepEqual(of.Addr().Interface(), nf.Addr().Interface()) {
+		switch {
+		case f.Anonymous && f.Type == objectMetaType:
+			pruneEqualFields(of, nf, keptMetaFields)
+		case f.Anonymous:
+			// TypeMeta: the kind is read.
+		case reflect.DeepEqual(of.Addr().Interface(), nf.Addr().Interface()):
 			of.SetZero()
 			nf.SetZero()
+		case f.Type.Kind() == reflect.Struct:
+			pruneEqualFields(of, nf, nil)
 		}
 	}
 	oo, ok1 := oc.Interface().(runtime.Object)
@@ -131,6 +141,31 @@ func withoutEqualFields(old, newObj runtime.Object) (runtime.Object, runtime.Obj
 		return old, newObj, false
 	}
 	return oo, no, true
+}
+
+var objectMetaType = reflect.TypeOf(metav1.ObjectMeta{})
+
+// keptMetaFields are the metadata fields never reset: the field manager
+// reads managedFields, and name and namespace name the object in errors.
+var keptMetaFields = map[string]bool{"ManagedFields": true, "Name": true, "Namespace": true}
+
+// pruneEqualFields resets, in the addressable structs o and n of one
+// type, every exported field equal in both except those named in keep.
+// The structs are fields of the shallow copies: a field is reset by
+// assignment, never through a pointer shared with the caller's objects.
+func pruneEqualFields(o, n reflect.Value, keep map[string]bool) {
+	t := o.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() || keep[f.Name] {
+			continue
+		}
+		of, nf := o.Field(i), n.Field(i)
+		if reflect.DeepEqual(of.Addr().Interface(), nf.Addr().Interface()) {
+			of.SetZero()
+			nf.SetZero()
+		}
+	}
 }
 
 // sameVersion tells whether every managedFields entry of the objects is at

@@ -143,7 +143,21 @@ func changeSomeFields(f *randfill.Filler, r *rand.Rand, obj runtime.Object) {
 			if r.Intn(3) == 0 {
 				f.Fill(&om.Annotations)
 			}
+			if r.Intn(4) == 0 {
+				f.Fill(&om.Finalizers)
+			}
+			if r.Intn(4) == 0 {
+				f.Fill(&om.OwnerReferences)
+			}
 		case field.Anonymous:
+		case field.Type.Kind() == reflect.Struct && r.Intn(3) == 0:
+			// One field of spec or status, the rest equal.
+			sub := v.Field(i)
+			if n := sub.NumField(); n > 0 {
+				if fv := sub.Field(r.Intn(n)); fv.CanAddr() && fv.CanSet() {
+					f.Fill(fv.Addr().Interface())
+				}
+			}
 		case r.Intn(2) == 0:
 			f.Fill(v.Field(i).Addr().Interface())
 		}

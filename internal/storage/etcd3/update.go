@@ -93,10 +93,17 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 		}
 		if bytes.Equal(data, cur.data) {
 			if !confirmed {
-				if cur, err = s.readCurrent(ctx, key); err != nil {
+				fresh, err := s.readCurrent(ctx, key)
+				if err != nil {
 					return nil, err
 				}
 				confirmed = true
+				// The local read was current after all: the update was
+				// judged on what is stored and changes nothing.
+				if fresh.rev == cur.rev {
+					return cur.obj, nil
+				}
+				cur = fresh
 				continue
 			}
 			return cur.obj, nil

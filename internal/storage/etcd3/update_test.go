@@ -212,3 +212,52 @@ func TestDeleteRechecksAfterLostRace(t *testing.T) {
 		t.Errorf("Delete returned state %q, want v2", got)
 	}
 }
+
+// TestGuaranteedUpdateUnchangedJudgedOnce: a no-op update whose local read
+// turns out current is not computed a second time (each try of an API
+// update runs defaulting, validation and managedFields tracking).
+func TestGuaranteedUpdateUnchangedJudgedOnce(t *testing.T) {
+	s := newTestStore(t)
+	key := testPrefix(t) + "a"
+	mustCreate(t, s, key, configMap("a", map[string]string{"k": "v"}))
+	tries := 0
+	if _, err := s.GuaranteedUpdate(testCtx(t), key, nil, func(cur runtime.Object) (runtime.Object, error) {
+		tries++
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if tries != 1 {
+		t.Errorf("a no-op update on a current value was tried %d times, want 1", tries)
+	}
+}
+
+// TestGuaranteedUpdateUnchangedOnStaleReadRetries: a no-op judged on a
+// value that changed since is judged again on the current one.
+func TestGuaranteedUpdateUnchangedOnStaleReadRetries(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	key := testPrefix(t) + "a"
+	mustCreate(t, s, key, configMap("a", map[string]string{"k": "v"}))
+	var seen []string
+	out, err := s.GuaranteedUpdate(ctx, key, nil, func(cur runtime.Object) (runtime.Object, error) {
+		cm := cur.(*corev1.ConfigMap)
+		seen = append(seen, cm.Data["k"])
+		if len(seen) == 1 {
+			// Someone else writes between the read and the judgement.
+			if _, err := s.GuaranteedUpdate(ctx, key, nil, func(o runtime.Object) (runtime.Object, error) {
+				o.(*corev1.ConfigMap).Data["k"] = "other"
+				return o, nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return cm, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(*corev1.ConfigMap).Data["k"]; got != "other" || len(seen) != 2 || seen[0] != "v" || seen[1] != "other" {
+		t.Errorf("tries saw %v, result %q", seen, got)
+	}
+}
