@@ -1,4 +1,4 @@
-package leader
+package leader_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/batchlet/batchlet/internal/leader"
 	"github.com/batchlet/batchlet/internal/server"
 	"github.com/batchlet/batchlet/internal/server/servertest"
 )
@@ -19,8 +20,8 @@ import (
 func TestMain(m *testing.M) { os.Exit(servertest.RunTests(m)) }
 
 // quick timings keep the tests short; the waits are bounded by deadlines.
-func testConfig(client kubernetes.Interface, identity string) Config {
-	return Config{Client: client, Name: "test-lease", Identity: identity,
+func testConfig(client kubernetes.Interface, identity string) leader.Config {
+	return leader.Config{Client: client, Name: "test-lease", Identity: identity,
 		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 100 * time.Millisecond}
 }
 
@@ -32,14 +33,14 @@ type candidate struct {
 	done    chan struct{} // closed when Run returned
 }
 
-func campaign(t *testing.T, cfg Config, log *termLog) *candidate {
+func campaign(t *testing.T, cfg leader.Config, log *termLog) *candidate {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &candidate{cancel: cancel, leading: make(chan struct{}), stopped: make(chan struct{}), done: make(chan struct{})}
 	var once sync.Once
 	go func() {
 		defer close(c.done)
-		_ = Run(ctx, cfg, func(leadCtx context.Context) {
+		_ = leader.Run(ctx, cfg, func(leadCtx context.Context) {
 			log.add(cfg.Identity + " leads")
 			first := false
 			once.Do(func() { first = true; close(c.leading) })

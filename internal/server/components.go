@@ -7,21 +7,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/batchlet/batchlet/internal/agent"
-	"github.com/batchlet/batchlet/internal/controller/cronjob"
-	"github.com/batchlet/batchlet/internal/controller/garbagecollector"
-	jobcontroller "github.com/batchlet/batchlet/internal/controller/job"
-	"github.com/batchlet/batchlet/internal/controller/namespace"
-	"github.com/batchlet/batchlet/internal/controller/podgc"
-	"github.com/batchlet/batchlet/internal/controller/ttlafterfinished"
 	"github.com/batchlet/batchlet/internal/pki"
-	"github.com/batchlet/batchlet/internal/scheduler"
 )
 
 // informerResync is 0: controllers are level-triggered from watch events
@@ -45,55 +35,15 @@ const terminatedPodGCThreshold = 12500
 func (s *Server) startComponents(ctx context.Context, client kubernetes.Interface, ca *pki.CA, certs *serverCerts) (<-chan struct{}, error) {
 	factory := informers.NewSharedInformerFactory(client, informerResync)
 	clk := s.cfg.Clock
-	workers := s.cfg.ControllerWorkers
-
-	jobs, err := jobcontroller.NewController(client, factory, clk)
-	if err != nil {
-		return nil, fmt.Errorf("job controller: %w", err)
-	}
-	// Upstream batches pod-triggered Job syncs over 1 s; a shorter window
-	// keeps the batching benefit under load and cuts status latency.
-	jobs.BatchPeriod = jobSyncBatchPeriod
-	sched, err := scheduler.New(client, factory, clk)
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: %w", err)
-	}
-	cronJobs, err := cronjob.NewController(client, factory, clk)
-	if err != nil {
-		return nil, fmt.Errorf("cronjob controller: %w", err)
-	}
-	ttl, err := ttlafterfinished.NewController(client, factory, clk)
-	if err != nil {
-		return nil, fmt.Errorf("ttl-after-finished controller: %w", err)
-	}
-	podGC, err := podgc.NewController(client, factory, clk, terminatedPodGCThreshold)
-	if err != nil {
-		return nil, fmt.Errorf("pod GC: %w", err)
-	}
-	metadataClient, err := metadata.NewForConfig(s.restConfig)
-	if err != nil {
-		return nil, fmt.Errorf("metadata client: %w", err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
-	gc, err := garbagecollector.NewController(client, metadataClient, mapper, clk)
-	if err != nil {
-		return nil, fmt.Errorf("garbage collector: %w", err)
-	}
-	namespaces, err := namespace.NewController(client, metadataClient, client.Discovery(), factory, clk)
-	if err != nil {
-		return nil, fmt.Errorf("namespace controller: %w", err)
-	}
 	if err := s.startNetworking(ctx, client, factory); err != nil {
 		return nil, err
 	}
 	factory.Start(ctx.Done())
-	s.goRun(func() { jobs.Run(ctx, workers) })
-	s.goRun(func() { sched.Run(ctx, workers) })
-	s.goRun(func() { cronJobs.Run(ctx, cronJobWorkers) })
-	s.goRun(func() { ttl.Run(ctx, workers) })
-	s.goRun(func() { podGC.Run(ctx, 1) })
-	s.goRun(func() { gc.Run(ctx, workers) })
-	s.goRun(func() { namespaces.Run(ctx, workers) })
+	// The controllers and the scheduler run where their Lease is held,
+	// so that servers sharing one etcd run each of them once.
+	identity := s.leaderIdentity()
+	s.goRun(func() { s.lead(ctx, client, controllerManagerLease, identity, s.runControllerManager) })
+	s.goRun(func() { s.lead(ctx, client, schedulerLease, identity, s.runScheduler) })
 
 	if s.cfg.DisableAgent {
 		done := make(chan struct{})
