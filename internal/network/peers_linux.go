@@ -37,9 +37,12 @@ func (m *Manager) syncPeers(peers []Peer) error {
 	if err != nil {
 		return fmt.Errorf("listing pod CIDR routes: %w", err)
 	}
+	// Routes of this protocol that this node did not make belong to
+	// another node on this host (of another cluster): never touched.
+	made := loadPeerRoutes(m.stateDir)
 	ours := map[string]netlink.Route{}
 	for _, r := range existing {
-		if r.Dst != nil {
+		if r.Dst != nil && made[r.Dst.String()] {
 			ours[r.Dst.String()] = r
 		}
 	}
@@ -60,6 +63,13 @@ func (m *Manager) syncPeers(peers []Peer) error {
 			}
 		}
 		route := &netlink.Route{Dst: pr.subnet, Gw: pr.via, Protocol: RouteProtocol, Table: syscall.RT_TABLE_MAIN}
+		// Recorded before it exists, so that a crash in between leaves
+		// nothing this node would not clean up.
+		made[key] = true
+		if err := savePeerRoutes(m.stateDir, made); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if err := m.host.RouteReplace(route); err != nil {
 			if errors.Is(err, syscall.ENETUNREACH) {
 				err = fmt.Errorf("%s is not on a network this host is attached to: %w", pr.via, err)
@@ -67,10 +77,20 @@ func (m *Manager) syncPeers(peers []Peer) error {
 			errs = append(errs, fmt.Errorf("node %s: routing pod CIDR %s via %s: %w", pr.node, pr.subnet, pr.via, err))
 		}
 	}
-	for _, stale := range ours {
+	for key, stale := range ours {
 		if err := m.host.RouteDel(&stale); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("removing the route to %s: %w", stale.Dst, err))
+			continue
 		}
+		delete(made, key)
+	}
+	for key := range made {
+		if !routedNow(existing, key) && !wanted(want, key) {
+			delete(made, key)
+		}
+	}
+	if err := savePeerRoutes(m.stateDir, made); err != nil {
+		errs = append(errs, err)
 	}
 	subnets := make([]*net.IPNet, 0, len(want))
 	for _, pr := range want {
@@ -80,6 +100,26 @@ func (m *Manager) syncPeers(peers []Peer) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// routedNow reports whether routes has one to cidr.
+func routedNow(routes []netlink.Route, cidr string) bool {
+	for _, r := range routes {
+		if r.Dst != nil && r.Dst.String() == cidr {
+			return true
+		}
+	}
+	return false
+}
+
+// wanted reports whether want routes cidr.
+func wanted(want []peerRoute, cidr string) bool {
+	for _, pr := range want {
+		if pr.subnet.String() == cidr {
+			return true
+		}
+	}
+	return false
 }
 
 // localAddresses reports whether an address belongs to this host.

@@ -310,3 +310,28 @@ func TestPodsLeaveTheMachineUnderItsAddressButReachPeerPodsAsThemselves(t *testi
 		t.Fatalf("the outside host saw hostA as %q (%v)", got, err)
 	}
 }
+
+func TestNodesOfOtherClustersOnTheHostKeepTheirPeerRoutes(t *testing.T) {
+	requireRoot(t)
+	hostA, hostB := newTestHost(t, "host-a"), newTestHost(t, "host-b")
+	cable(t, hostA, hostB, "192.0.2.1/24", "192.0.2.2/24")
+	// Two nodes on hostA, of two clusters: only the first has a peer.
+	first := managerOn(t, hostA, "10.251.1.0/24")
+	second := managerOn(t, hostA, "10.251.5.0/24")
+	if err := first.SyncPeers([]Peer{{Node: "b", CIDR: "10.251.2.0/24", NodeIP: "192.0.2.2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.SyncPeers(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := peerRoutesOf(t, first); got["10.251.2.0/24"] != "192.0.2.2" {
+		t.Fatalf("routes after the other cluster's node synced = %v; its sync removed the first node's route", got)
+	}
+	// The first node still removes its own once the peer is gone.
+	if err := first.SyncPeers(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := peerRoutesOf(t, first); len(got) != 0 {
+		t.Fatalf("routes after the peer left = %v", got)
+	}
+}
