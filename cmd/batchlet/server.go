@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/batchlet/batchlet/internal/memtrim"
 	"github.com/batchlet/batchlet/internal/network"
 	"github.com/batchlet/batchlet/internal/server"
 )
@@ -73,7 +71,6 @@ func runServer(cmd *cobra.Command, cfg server.Config) error {
 	select {
 	case <-s.Ready():
 		fmt.Fprintf(out, "batchlet: ready in %d ms (try: KUBECONFIG=%s kubectl get nodes)\n", time.Since(start).Milliseconds(), s.KubeconfigPath())
-		releaseStartupPages()
 	case err := <-s.Failed():
 		return err
 	case <-ctx.Done():
@@ -85,15 +82,6 @@ func runServer(cmd *cobra.Command, cfg server.Config) error {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "batchlet: shutting down")
 		return nil
-	}
-}
-
-// releaseStartupPages unmaps the binary's pages once start-up is over: the
-// initialisation code of every linked package has run and is not needed
-// again; what the process does need faults back in from the page cache.
-func releaseStartupPages() {
-	if _, err := memtrim.DropExecutablePages(); err != nil {
-		slog.Debug("releasing start-up pages", "err", err)
 	}
 }
 
