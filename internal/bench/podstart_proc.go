@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/procstat"
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/process"
 )
@@ -34,28 +35,17 @@ func podStartCPU(supervisor int) (time.Duration, error) {
 // reaped descendants so far: for the runtime's supervisor, that of the
 // containers it has run.
 func procTreeCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := procstat.Read(pid)
 	if err != nil {
 		return 0, err
 	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	// utime, stime, cutime and cstime are fields 14 to 17; the fields
-	// after the command name start at field 3.
-	f := strings.Fields(s[i+1:])
-	if len(f) < 15 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
 	var total time.Duration
-	for _, v := range f[11:15] {
-		n, err := strconv.ParseInt(v, 10, 64)
+	for _, field := range []int{procstat.UTime, procstat.STime, procstat.CUTime, procstat.CSTime} {
+		ticks, err := st.Uint(field)
 		if err != nil {
-			return 0, fmt.Errorf("malformed /proc/%d/stat: %w", pid, err)
+			return 0, err
 		}
-		total += time.Duration(n) * clockTick
+		total += time.Duration(ticks) * clockTick
 	}
 	return total, nil
 }
@@ -156,15 +146,10 @@ func supervisorsCPU() time.Duration {
 
 // procParent is the parent pid of pid, 0 when unknown.
 func procParent(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := procstat.Read(pid)
 	if err != nil {
 		return 0
 	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
+	ppid, _ := st.Uint(procstat.PPID)
+	return int(ppid)
 }

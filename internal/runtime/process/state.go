@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/procstat"
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
@@ -90,21 +89,9 @@ func readJSON(dir, name string, v any) error {
 // procStartTime returns a process's start time in clock ticks since boot,
 // which together with the pid identifies it across pid reuse.
 func procStartTime(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := procstat.Read(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name may contain spaces and parentheses; fields resume
-	// after the last ')'.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	fields := strings.Fields(s[i+1:])
-	// starttime is field 22 overall; fields here start at field 3.
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
+	return st.Uint(procstat.StartTime)
 }
