@@ -142,14 +142,8 @@ func TestPodsOnTwoMachinesReachEachOtherThroughPeerRoutes(t *testing.T) {
 	mA := managerOn(t, hostA, "10.251.1.0/24")
 	mB := managerOn(t, hostB, "10.251.2.0/24")
 
-	podA, err := mA.Setup("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	podB, err := mB.Setup("b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	podA := mustSetup(t, mA, "a")
+	podB := mustSetup(t, mB, "b")
 	serveName(t, podA, 7000, "a")
 	serveName(t, podB, 7000, "b")
 	addrA := net.JoinHostPort(podA.IP.String(), "7000")
@@ -288,14 +282,8 @@ func TestPodsLeaveTheMachineUnderItsAddressButReachPeerPodsAsThemselves(t *testi
 	if err := mB.SyncPeers([]Peer{{Node: "a", CIDR: "10.251.1.0/24", NodeIP: "192.0.2.1"}}); err != nil {
 		t.Fatal(err)
 	}
-	podA, err := mA.Setup("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	podB, err := mB.Setup("b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	podA := mustSetup(t, mA, "a")
+	podB := mustSetup(t, mB, "b")
 	serveRemoteAddress(t, outside.path, "198.18.0.2:7001")
 	serveRemoteAddress(t, podB.NetNS, "0.0.0.0:7001")
 

@@ -132,14 +132,8 @@ func fetch(t *testing.T, nsPath, addr string) (string, error) {
 func TestPodsListenOnTheSamePortAndReachEachOther(t *testing.T) {
 	requireRoot(t)
 	m := newTestManager(t)
-	a, err := m.Setup("pod-a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := m.Setup("pod-b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustSetup(t, m, "pod-a")
+	b := mustSetup(t, m, "pod-b")
 	if a.IP.Equal(b.IP) || !m.CIDR().Contains(a.IP) || !m.CIDR().Contains(b.IP) {
 		t.Fatalf("addresses %s and %s, want two distinct ones in %s", a.IP, b.IP, m.CIDR())
 	}
@@ -247,10 +241,7 @@ func TestRestartKeepsRunningPodsNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := m.Setup("pod-r")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustSetup(t, m, "pod-r")
 	serveName(t, p, 9000, "r")
 	m.closeHandles() // the agent goes away; the bridge and the pod stay
 
@@ -265,10 +256,7 @@ func TestRestartKeepsRunningPodsNetwork(t *testing.T) {
 	if !m2.CIDR().IP.Equal(m.CIDR().IP) || m2.Bridge() != m.Bridge() {
 		t.Fatalf("after restart %s on %s, want %s on %s", m2.CIDR(), m2.Bridge(), m.CIDR(), m.Bridge())
 	}
-	q, err := m2.Setup("pod-r")
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustSetup(t, m2, "pod-r")
 	if !q.IP.Equal(p.IP) {
 		t.Fatalf("after restart pod-r has %s, want %s", q.IP, p.IP)
 	}
@@ -290,14 +278,8 @@ func TestTwoNodesOnOneHostGetDistinctNetworksAndRouteBetweenThem(t *testing.T) {
 	if _, err := New(Config{StateDir: t.TempDir(), CIDR: m1.CIDR().String()}); !errors.Is(err, ErrInUse) {
 		t.Fatalf("New with a CIDR in use: err = %v, want ErrInUse", err)
 	}
-	a, err := m1.Setup("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := m2.Setup("b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustSetup(t, m1, "a")
+	b := mustSetup(t, m2, "b")
 	serveName(t, b, 7000, "b")
 	if got, err := fetch(t, a.NetNS, net.JoinHostPort(b.IP.String(), "7000")); err != nil || got != "b" {
 		t.Fatalf("pod on node 1 to pod on node 2 = %q, %v", got, err)
@@ -311,10 +293,7 @@ func TestStaleNodesAreSweptAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := m.Setup("left-running")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustSetup(t, m, "left-running")
 	bridge := m.Bridge()
 	m.closeHandles() // stopped with a pod running...
 	if err := os.RemoveAll(gone); err != nil {
@@ -370,4 +349,14 @@ func natTableExists(t *testing.T, bridge string) bool {
 		}
 	}
 	return false
+}
+
+// mustSetup sets up the network of the pod called key on m.
+func mustSetup(t *testing.T, m *Manager, key string) *Pod {
+	t.Helper()
+	p, err := m.Setup(key)
+	if err != nil {
+		t.Fatalf("setting up %s: %v", key, err)
+	}
+	return p
 }
