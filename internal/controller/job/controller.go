@@ -45,6 +45,7 @@ type Controller struct {
 
 	exp     *expectations
 	backoff *backoffStore
+	written *writtenJobs
 
 	// BatchPeriod delays syncs triggered by pod events so that bursts of
 	// pod changes are handled in one sync (upstream: 1s).
@@ -71,6 +72,7 @@ func NewController(client kubernetes.Interface, factory informers.SharedInformer
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job-orphan-pod", Clock: clk}),
 		exp:         newExpectations(clk),
 		backoff:     newBackoffStore(),
+		written:     newWrittenJobs(),
 		BatchPeriod: time.Second,
 	}
 	jobInf := factory.Batch().V1().Jobs()

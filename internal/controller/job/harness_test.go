@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -248,6 +249,22 @@ func (h *harness) syncErr() error {
 }
 
 // generateNames makes the fake honour generateName, and gives pods UIDs.
+// versionJobs gives every Job write a new integer resourceVersion, as the
+// server does; the fake tracker leaves versions alone.
+func versionJobs(client *fake.Clientset) {
+	var rv atomic.Int64
+	bump := func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if o, ok := a.(interface{ GetObject() runtime.Object }); ok {
+			if job, ok := o.GetObject().(*batchv1.Job); ok {
+				job.ResourceVersion = strconv.FormatInt(rv.Add(1), 10)
+			}
+		}
+		return false, nil, nil
+	}
+	client.PrependReactor("create", "jobs", bump)
+	client.PrependReactor("update", "jobs", bump)
+}
+
 func generateNames(client *fake.Clientset) {
 	var n atomic.Int32
 	client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {

@@ -20,6 +20,7 @@ import (
 func TestRunCompletesJob(t *testing.T) {
 	client := fake.NewClientset()
 	generateNames(client)
+	versionJobs(client)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	factory := informers.NewSharedInformerFactory(client, 0)
@@ -88,5 +89,53 @@ func TestRunCompletesJob(t *testing.T) {
 	j, _ := client.BatchV1().Jobs("default").Get(ctx, "j", metav1.GetOptions{})
 	if j.Status.Succeeded != 4 || created != 4 || !hasTrueCondition(j, batchv1.JobComplete) {
 		t.Fatalf("succeeded %d, pods %d, conditions %v", j.Status.Succeeded, created, condTypes(j))
+	}
+}
+
+// TestSyncOnStaleJobCacheCreatesNoExtraPods: the pod cache shows a
+// counted pod's finalizer gone while the Job cache still holds the Job
+// from before the count was written. The sync must build on the status
+// it wrote, not recount from the stale Job and replace the pod.
+func TestSyncOnStaleJobCacheCreatesNoExtraPods(t *testing.T) {
+	h := newHarness(t, newJob(func(j *batchv1.Job) {
+		j.ResourceVersion = "1"
+		j.Spec.Completions, j.Spec.Parallelism = ptr.To[int32](2), ptr.To[int32](2)
+	}))
+	versionJobs(h.client)
+	h.sync()
+	first := h.livePods()
+	if len(first) != 2 {
+		t.Fatalf("%d pods, want 2", len(first))
+	}
+	h.finish(first[0], 0)
+	h.refresh()
+	stale := h.job().DeepCopy()
+	if err := h.c.syncJob(context.Background(), h.key); err != nil {
+		t.Fatal(err)
+	}
+	if j := h.job(); j.Status.Succeeded != 1 {
+		t.Fatalf("succeeded %d after counting, want 1", j.Status.Succeeded)
+	}
+	// Fresh pods, stale Job: the informer has not delivered the writes.
+	pods, _ := h.client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+	var podObjs []any
+	for i := range pods.Items {
+		podObjs = append(podObjs, &pods.Items[i])
+	}
+	if err := h.c.podIndexer.Replace(podObjs, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.jobStore().Replace([]any{stale}, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.c.exp.forget(h.key)
+	if err := h.c.syncJob(context.Background(), h.key); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.pods()); n != 2 {
+		t.Fatalf("%d pods after a sync on a stale Job, want 2 (one done, one running: one completion left)", n)
+	}
+	if j := h.job(); j.Status.Succeeded != 1 {
+		t.Fatalf("succeeded %d, want 1", j.Status.Succeeded)
 	}
 }

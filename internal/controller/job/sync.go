@@ -22,11 +22,13 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 	if apierrors.IsNotFound(err) {
 		c.exp.forget(key)
 		c.backoff.remove(key)
+		c.written.forget(key)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("getting job %s: %w", key, err)
 	}
+	shared = c.written.freshest(key, shared)
 	if managedElsewhere(shared) {
 		return nil
 	}
@@ -198,6 +200,7 @@ func (c *Controller) writeStatus(ctx context.Context, s *syncState) error {
 	if err != nil {
 		return fmt.Errorf("updating status of job %s/%s: %w", s.job.Namespace, s.job.Name, err)
 	}
+	c.written.record(s.job.Namespace+"/"+s.job.Name, updated)
 	// Keep our status: the next write builds on it with the new version.
 	status := s.job.Status
 	s.job = updated
