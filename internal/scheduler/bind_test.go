@@ -30,6 +30,7 @@ type bindGate struct {
 	inFlight int
 	most     int
 	open     chan struct{}
+	opened   bool
 }
 
 func (c gatedClient) CoreV1() typedcorev1.CoreV1Interface {
@@ -55,8 +56,11 @@ func (p gatedPods) Bind(ctx context.Context, b *corev1.Binding, opts metav1.Crea
 	g.mu.Lock()
 	g.inFlight++
 	g.most = max(g.most, g.inFlight)
-	if g.inFlight == g.want {
+	// A pod the fake leaves unbound may be bound again later, so the
+	// count can reach want more than once.
+	if g.inFlight == g.want && !g.opened {
 		close(g.open)
+		g.opened = true
 	}
 	g.mu.Unlock()
 	select {
