@@ -135,6 +135,7 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 	select {
 	case <-a.Ready():
 		fmt.Fprintf(out, "batchlet agent: node %s joined %s\n", o.nodeName, o.server)
+		releaseStartupPages()
 	case err := <-errc:
 		return err
 	}

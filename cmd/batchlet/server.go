@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/batchlet/batchlet/internal/memtrim"
 	"github.com/batchlet/batchlet/internal/network"
 	"github.com/batchlet/batchlet/internal/server"
 )
@@ -71,6 +73,7 @@ func runServer(cmd *cobra.Command, cfg server.Config) error {
 	select {
 	case <-s.Ready():
 		fmt.Fprintf(out, "batchlet: ready in %d ms (try: KUBECONFIG=%s kubectl get nodes)\n", time.Since(start).Milliseconds(), s.KubeconfigPath())
+		releaseStartupPages(s.EmbeddedEtcdDB())
 	case err := <-s.Failed():
 		return err
 	case <-ctx.Done():
@@ -82,6 +85,24 @@ func runServer(cmd *cobra.Command, cfg server.Config) error {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "batchlet: shutting down")
 		return nil
+	}
+}
+
+// releaseStartupPages gives back the file pages start-up touched once
+// and the server does not use again: the initialisation code of every
+// linked package, and the pages of etcd's database it read to rebuild its
+// free list. What the server does use comes back on demand.
+func releaseStartupPages(files ...string) {
+	if _, err := memtrim.DropExecutablePages(); err != nil {
+		slog.Debug("releasing start-up pages", "err", err)
+	}
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		if _, err := memtrim.DropFilePages(f); err != nil {
+			slog.Debug("releasing start-up pages", "file", f, "err", err)
+		}
 	}
 }
 

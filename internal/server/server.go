@@ -211,6 +211,15 @@ func (s *Server) readyErr() error {
 	}
 }
 
+// EmbeddedEtcdDB is the database file of the embedded etcd, which it maps
+// into memory; empty with an external etcd.
+func (s *Server) EmbeddedEtcdDB() string {
+	if s.etcd == nil {
+		return ""
+	}
+	return s.etcd.BackendPath()
+}
+
 // Ready is closed once the server serves the API and can run pods.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 

@@ -154,3 +154,20 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
+
+// TestEmbeddedEtcdDBIsTheFileEtcdMaps: the path the server hands to its
+// start-up page release is the database the embedded etcd has mapped.
+func TestEmbeddedEtcdDBIsTheFileEtcdMaps(t *testing.T) {
+	s := servertest.Start(t)
+	db := s.EmbeddedEtcdDB()
+	if db == "" {
+		t.Fatal("no database path for the embedded etcd")
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(maps), " "+db+"\n") {
+		t.Fatalf("%s is not mapped by the process", db)
+	}
+}

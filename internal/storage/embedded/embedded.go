@@ -150,6 +150,12 @@ func serverConfig(cfg Config) (*embed.Config, error) {
 // Client is a client connected to this server; Close closes it.
 func (e *Etcd) Client() *clientv3.Client { return e.client }
 
+// BackendPath is the database file etcd maps into memory.
+func (e *Etcd) BackendPath() string {
+	cfg := e.server.Server.Config()
+	return cfg.BackendPath()
+}
+
 // Endpoints are the URLs the server serves clients on.
 func (e *Etcd) Endpoints() []string { return append([]string(nil), e.endpoints...) }
 
