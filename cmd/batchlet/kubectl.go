@@ -36,6 +36,7 @@ func runKubectl(args []string) int {
 		os.Setenv("KUBECONFIG", server.KubeconfigPath(dataDir))
 	}
 	os.Args = append([]string{"kubectl"}, args...)
+	setKubectlVersion()
 	command := kubectlcmd.NewDefaultKubectlCommand()
 	if err := cli.RunNoErrOutput(command); err != nil {
 		util.CheckErr(err)

@@ -187,6 +187,25 @@ func TestBatchletKubectl(t *testing.T) {
 	}
 }
 
+// TestBatchletKubectlVersion: the embedded kubectl reports the Kubernetes
+// release it comes from, so `kubectl version` parses both versions and
+// finds them within the supported skew.
+func TestBatchletKubectlVersion(t *testing.T) {
+	c := shared
+	cmd := exec.Command(batchletBin, "kubectl", "version")
+	cmd.Env = append(os.Environ(), "BATCHLET_DATA_DIR="+c.dataDir, "KUBECONFIG=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("batchlet kubectl version: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^Client Version: v1\.\d+\.\d+`).Match(out) || !regexp.MustCompile(`(?m)^Server Version: v1\.\d+\.\d+`).Match(out) {
+		t.Fatalf("versions:\n%s", out)
+	}
+	if strings.Contains(string(out), "WARNING") {
+		t.Fatalf("version skew warning:\n%s", out)
+	}
+}
+
 func assertColumns(t *testing.T, table string, cols ...string) {
 	t.Helper()
 	header := strings.SplitN(table, "\n", 2)[0]
