@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,6 +68,13 @@ type podNetwork struct {
 	once    sync.Once
 	manager *network.Manager
 	reason  string
+	// reclaim lets one worker at a time reclaim finished pods' addresses
+	// when the CIDR runs short: a burst of pods all short of one would
+	// otherwise each sweep every pod.
+	reclaim sync.Mutex
+	// stopping is set once the agent stops: networks freed then are
+	// destroyed, as Close would destroy them parked.
+	stopping atomic.Bool
 }
 
 // podNet is a's pod network, set up on first use: the node's bridge and
@@ -172,15 +181,22 @@ func (a *Agent) setUpPodNetwork(pod *corev1.Pod) (*network.Pod, error) {
 	if pod.Spec.HostNetwork || !a.isolate {
 		return nil, nil
 	}
-	m := a.podNet().manager
+	pn := a.podNet()
+	m := pn.manager
 	if m == nil {
 		return nil, nil
 	}
 	p, err := m.Setup(string(pod.UID))
 	if errors.Is(err, network.ErrExhausted) {
-		// Finished pods in their grace period give their addresses up.
-		a.releaseFinishedPodNetworks(m, true)
-		p, err = m.Setup(string(pod.UID))
+		pn.reclaim.Lock()
+		// Another worker may have reclaimed addresses while this one
+		// waited; if not, finished pods in their grace period give
+		// theirs up.
+		if p, err = m.Setup(string(pod.UID)); errors.Is(err, network.ErrExhausted) {
+			a.releaseFinishedPodNetworks(m, true)
+			p, err = m.Setup(string(pod.UID))
+		}
+		pn.reclaim.Unlock()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("setting up the pod network: %w", err)
@@ -203,9 +219,78 @@ func (a *Agent) releasePodNetwork(uid types.UID) {
 	if m == nil {
 		return
 	}
-	if err := m.Teardown(string(uid)); err != nil {
+	if err := a.tearDownPodNetwork(m, uid); err != nil {
 		slog.Warn("tearing down pod network", "pod", uid, "err", err)
 	}
+}
+
+// tearDownPodNetwork frees uid's network, parking its namespace for
+// another pod when podNetworkReusable allows.
+func (a *Agent) tearDownPodNetwork(m *network.Manager, uid types.UID) error {
+	if !a.net.stopping.Load() && a.podNetworkReusable(uid) {
+		return m.Park(string(uid))
+	}
+	return m.Teardown(string(uid))
+}
+
+// podNetworkReusable says whether uid's namespace may serve another pod.
+// Nothing of the pod may be left in it, which holds when the pod's worker
+// runs none of its containers: a container counts as running until the
+// runtime reported its exit, and each runs as PID 1 of a PID namespace
+// of its own (isolation is on wherever pods have a network), so at that
+// point the kernel has killed and reaped every process it left; exec
+// sessions join that PID namespace and end with it. The worker must be the one that set the network up
+// (the address was recorded by this agent), so it has re-adopted every
+// container an earlier agent left running. A pod that set sysctls, which
+// stay with the namespace, or that asked for network privileges is never
+// reused; neither is one whose worker is gone, whose state is unknown.
+func (a *Agent) podNetworkReusable(uid types.UID) bool {
+	if _, ok := a.podIPs.Load(uid); !ok {
+		return false
+	}
+	w := a.worker(uid)
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	pod, running := w.pod, len(w.running)
+	w.mu.Unlock()
+	return running == 0 && pod != nil && podNetworkShareable(pod)
+}
+
+// podNetworkShareable says whether pod's spec lets its namespace serve
+// another pod: no sysctls and no container granted network privileges.
+func podNetworkShareable(pod *corev1.Pod) bool {
+	if sc := pod.Spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
+		return false
+	}
+	var scs []*corev1.SecurityContext
+	for i := range pod.Spec.InitContainers {
+		scs = append(scs, pod.Spec.InitContainers[i].SecurityContext)
+	}
+	for i := range pod.Spec.Containers {
+		scs = append(scs, pod.Spec.Containers[i].SecurityContext)
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		scs = append(scs, pod.Spec.EphemeralContainers[i].SecurityContext)
+	}
+	for _, sc := range scs {
+		if sc == nil {
+			continue
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			return false
+		}
+		if sc.Capabilities != nil {
+			for _, c := range sc.Capabilities.Add {
+				switch strings.TrimPrefix(strings.ToUpper(string(c)), "CAP_") {
+				case "NET_ADMIN", "NET_RAW", "SYS_ADMIN", "ALL":
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // podIP is the pod's own address, or the node's for a pod in the host
@@ -230,6 +315,7 @@ func (a *Agent) releasePodNetworks(ctx context.Context, m *network.Manager) {
 		case <-ctx.Done():
 			// Finished pods' networks go now; running pods keep theirs
 			// for the next agent; the bridge goes when none is left.
+			a.net.stopping.Store(true)
 			a.releaseFinishedPodNetworks(m, true)
 			if err := m.Close(); err != nil {
 				slog.Warn("closing the pod network", "err", err)
@@ -278,7 +364,7 @@ func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool) {
 			continue
 		}
 		a.netDone.Delete(uid)
-		if err := m.Teardown(k); err != nil {
+		if err := a.tearDownPodNetwork(m, uid); err != nil {
 			slog.Warn("tearing down pod network", "pod", k, "err", err)
 		}
 	}

@@ -7,6 +7,9 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // Config says where a node keeps its pod network.
@@ -24,7 +27,22 @@ type Config struct {
 	// Taken lists pod CIDRs other nodes of the cluster hold, on this host
 	// or others; an automatic pick avoids them.
 	Taken []string
+	// PoolSize caps the namespaces kept for reuse once their pods are
+	// done; zero means DefaultPoolSize, negative keeps none.
+	PoolSize int
+	// PoolIdle is how long a kept namespace waits for a pod before it is
+	// destroyed; zero means DefaultPoolIdle.
+	PoolIdle time.Duration
+	// Clock times the kept namespaces; nil is the real clock.
+	Clock clock.WithDelayedExecution
 }
+
+// DefaultPoolSize and DefaultPoolIdle bound the namespaces a node keeps
+// for reuse: enough to cover a burst of short pods, none on an idle node.
+const (
+	DefaultPoolSize = 64
+	DefaultPoolIdle = 30 * time.Second
+)
 
 // taken reports whether subnet is one of c.Taken.
 func (c Config) taken(subnet *net.IPNet) bool {

@@ -159,13 +159,53 @@ func (p *ipam) release(key string) error {
 	return nil
 }
 
-// keys lists the keys holding an address.
+// keys lists the pods' keys holding an address, leaving out parked ones.
 func (p *ipam) keys() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]string, 0, len(p.byKey))
 	for k := range p.byKey {
-		out = append(out, k)
+		if !isParkedKey(k) {
+			out = append(out, k)
+		}
 	}
 	return out
+}
+
+// parkedKeyPrefix starts the key a parked namespace holds its address
+// under. A pod's key has no '/', so the two never meet.
+const parkedKeyPrefix = "/parked/"
+
+func parkedKey(ip net.IP) string  { return parkedKeyPrefix + ip.String() }
+func isParkedKey(key string) bool { return strings.HasPrefix(key, parkedKeyPrefix) }
+
+// rekey hands from's address to to, which must hold none. A parked key's
+// address has no record: after a restart nothing is parked, so the
+// address is free. Any other key's record is written in place; a crash
+// mid-write leaves it empty, which frees the address at the next start,
+// or naming a key no pod has, which the agent frees as a finished pod's.
+func (p *ipam) rekey(from, to string) error {
+	if to == "" || strings.Contains(to, "\n") {
+		return fmt.Errorf("invalid allocation key %q", to)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ip, ok := p.byKey[from]
+	if !ok {
+		return fmt.Errorf("moving the address of %q: it holds none", from)
+	}
+	if held, ok := p.byKey[to]; ok {
+		return fmt.Errorf("moving the address of %q: %q already holds %s", from, to, held)
+	}
+	path := filepath.Join(p.dir, ip.String())
+	if isParkedKey(to) {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("releasing address %s: %w", ip, err)
+		}
+	} else if err := os.WriteFile(path, []byte(to+"\n"), 0o640); err != nil {
+		return fmt.Errorf("recording address %s: %w", ip, err)
+	}
+	delete(p.byKey, from)
+	p.byKey[to], p.byAddr[ip.String()] = ip, to
+	return nil
 }

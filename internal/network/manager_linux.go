@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -25,6 +27,11 @@ type Manager struct {
 	host   *netlink.Handle
 	hostNS netns.NsHandle
 	ipam   *ipam
+	pool   *pool
+	// keys serialises set-up and teardown per key.
+	keys keyLocks
+	// built and reused count namespaces made and handed on, for the log.
+	built, reused atomic.Int64
 
 	// mu keeps Close from pulling the handles from under a pod's set-up.
 	mu     sync.RWMutex
@@ -55,7 +62,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{stateDir: cfg.StateDir, nsDir: NamespaceDir(cfg.StateDir)}
+	m := &Manager{stateDir: cfg.StateDir, nsDir: NamespaceDir(cfg.StateDir), pool: newPool(cfg)}
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating pod network state dir: %w", err)
 	}
@@ -91,6 +98,9 @@ func New(cfg Config) (*Manager, error) {
 	if m.ipam, err = newIPAM(filepath.Join(cfg.StateDir, "addresses"), m.subnet); err != nil {
 		m.closeHandles()
 		return nil, err
+	}
+	if err := m.destroyLeftovers(); err != nil {
+		slog.Warn("removing pod networks parked by an earlier run", "err", err)
 	}
 	return m, nil
 }
@@ -175,25 +185,37 @@ func (m *Manager) Lookup(key string) (*Pod, bool) {
 func (m *Manager) Keys() []string { return m.ipam.keys() }
 
 func (m *Manager) pod(key string, ip net.IP) *Pod {
-	return &Pod{Key: key, IP: ip, NetNS: filepath.Join(m.nsDir, key), HostVeth: vethName(m.Bridge(), key)}
+	return &Pod{Key: key, IP: ip, NetNS: filepath.Join(m.nsDir, key), HostVeth: vethName(m.Bridge(), ip)}
 }
 
 // Setup gives key a network namespace wired to the bridge, or returns the
 // one it has: after an agent restart a running pod keeps its namespace
 // and address, and a namespace found broken is rebuilt with the same
-// address.
+// address. A new key gets a parked namespace, with its address, when
+// there is one, else a new one. Keys may not start with a dot.
 func (m *Manager) Setup(key string) (*Pod, error) {
+	if strings.HasPrefix(key, ".") {
+		return nil, fmt.Errorf("invalid pod network key %q", key)
+	}
+	defer m.keys.lock(key)()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
 		return nil, errClosed
 	}
-	ip, err := m.ipam.allocate(key)
-	if err != nil {
-		return nil, err
+	ip, ok := m.ipam.lookup(key)
+	if !ok {
+		if p, ok := m.unpark(key); ok {
+			m.reused.Add(1)
+			return p, nil
+		}
+		var err error
+		if ip, err = m.ipam.allocate(key); err != nil {
+			return nil, err
+		}
 	}
 	p := m.pod(key, ip)
-	if nsMounted(p.NetNS) {
+	if ok && nsMounted(p.NetNS) {
 		if _, err := m.host.LinkByName(p.HostVeth); err == nil {
 			return p, nil
 		}
@@ -204,25 +226,45 @@ func (m *Manager) Setup(key string) (*Pod, error) {
 	if err := m.build(p); err != nil {
 		return nil, errors.Join(err, m.removeNamespace(p))
 	}
+	m.built.Add(1)
 	return p, nil
 }
 
 // Teardown removes key's veth pair and namespace and frees its address.
 func (m *Manager) Teardown(key string) error {
+	return m.teardown(key, false)
+}
+
+// Park is Teardown for a pod whose namespace may serve another pod: it is
+// kept for the next Setup when the pool has room and the namespace is as
+// Setup left it. The caller vouches that no process is left in it.
+func (m *Manager) Park(key string) error {
+	return m.teardown(key, true)
+}
+
+func (m *Manager) teardown(key string, reuse bool) error {
+	defer m.keys.lock(key)()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
 		return errClosed
 	}
 	ip, ok := m.ipam.lookup(key)
-	if !ok {
+	if !ok || isParkedKey(key) {
 		return nil
 	}
-	if err := m.removeNamespace(m.pod(key, ip)); err != nil {
+	p := m.pod(key, ip)
+	if reuse && m.park(p) {
+		return nil
+	}
+	if err := m.removeNamespace(p); err != nil {
 		return err
 	}
 	return m.ipam.release(key)
 }
+
+// Parked is the number of namespaces waiting for a pod.
+func (m *Manager) Parked() int { return m.pool.count() }
 
 // removeNamespace unmounts the namespace. With its last reference gone
 // the kernel destroys it and its end of the veth pair, which takes the
@@ -242,10 +284,14 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
+	slog.Debug("pod network namespaces", "bridge", m.Bridge(), "built", m.built.Load(), "reused", m.reused.Load())
 	var err error
+	for _, ip := range m.pool.drain() {
+		err = errors.Join(err, m.destroyParked(ip))
+	}
 	if len(m.ipam.keys()) == 0 {
 		if derr := m.host.LinkDel(m.bridge); derr != nil && !isNotFound(derr) {
-			err = fmt.Errorf("removing bridge %s: %w", m.Bridge(), derr)
+			err = errors.Join(err, fmt.Errorf("removing bridge %s: %w", m.Bridge(), derr))
 		}
 		if nerr := m.removeMasquerade(); nerr != nil {
 			err = errors.Join(err, nerr)

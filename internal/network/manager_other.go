@@ -30,6 +30,8 @@ func (m *Manager) Lookup(string) (*Pod, bool) { return nil, false }
 func (m *Manager) Keys() []string             { return nil }
 func (m *Manager) Setup(string) (*Pod, error) { return nil, errUnsupported }
 func (m *Manager) Teardown(string) error      { return nil }
+func (m *Manager) Park(string) error          { return nil }
+func (m *Manager) Parked() int                { return 0 }
 func (m *Manager) Close() error               { return nil }
 
 // SyncPeers has nothing to route without a pod network.

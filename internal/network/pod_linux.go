@@ -20,12 +20,13 @@ import (
 // podInterface is the pod's end of its veth pair, as in Kubernetes.
 const podInterface = "eth0"
 
-// vethName is the host end's name: unique per bridge and pod, within the
-// 15 bytes an interface name may have.
-func vethName(bridge, key string) string {
-	h := fnv.New64a()
-	h.Write([]byte(bridge + "/" + key))
-	return fmt.Sprintf("blv%012x", h.Sum64()&0xffffffffffff)
+// vethName is the host end's name: unique per bridge and address, within
+// the 15 bytes an interface name may have. It does not name the pod, so a
+// namespace handed to another pod keeps its pair as it is.
+func vethName(bridge string, ip net.IP) string {
+	h := fnv.New32a()
+	h.Write([]byte(bridge))
+	return fmt.Sprintf("blv%04x%08x", h.Sum32()&0xffff, []byte(ip.To4()))
 }
 
 // build makes p's namespace, its loopback, its veth pair with the pod's
@@ -59,7 +60,18 @@ func (m *Manager) wirePod(h *netlink.Handle, p *Pod) error {
 	}
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: podInterface},
 		PeerName: p.HostVeth, PeerNamespace: netlink.NsFd(int(m.hostNS))}
-	if err := h.LinkAdd(veth); err != nil {
+	err = h.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// The pair of a namespace destroyed with this address moments
+		// ago, which the kernel has not cleaned up yet.
+		if old, lerr := m.host.LinkByName(p.HostVeth); lerr == nil {
+			if derr := m.host.LinkDel(old); derr != nil && !isNotFound(derr) {
+				return fmt.Errorf("removing the stale veth %s: %w", p.HostVeth, derr)
+			}
+		}
+		err = h.LinkAdd(veth)
+	}
+	if err != nil {
 		return fmt.Errorf("creating veth pair %s/%s: %w", podInterface, p.HostVeth, err)
 	}
 	eth, err := h.LinkByName(podInterface)
@@ -118,7 +130,7 @@ func (m *Manager) onNewNamespace(path string, fn func(*netlink.Handle) error) er
 	if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind-mounting the network namespace at %s: %w", path, err)
 	}
-	h, err := netlink.NewHandle()
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in the pod namespace: %w", err)
 	}
@@ -141,18 +153,45 @@ func nsMounted(path string) bool {
 }
 
 // unmountNamespace unmounts path (the namespace then dies with the last
-// process in it) and removes the file.
+// process in it) and removes the file. A path already gone counts as
+// done.
 func unmountNamespace(path string) error {
-	for nsMounted(path) {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			if errors.Is(err, syscall.EINVAL) {
-				break
-			}
-			return fmt.Errorf("unmounting %s: %w", path, err)
-		}
+	if err := unmountOnly(path); err != nil {
+		return err
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", path, err)
 	}
 	return nil
+}
+
+// unmountOnly unmounts path and keeps the file, for a later mount.
+func unmountOnly(path string) error {
+	for nsMounted(path) {
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
+				break
+			}
+			return fmt.Errorf("unmounting %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// moveNamespace makes the namespace mounted at from available at to
+// instead. A bind mount and an unmount, not MS_MOVE, which the kernel
+// refuses under a shared mount such as /run usually is. With keep, from
+// stays as an empty file: creating and removing files is what costs most
+// here.
+func moveNamespace(from, to string, keep bool) error {
+	if err := touch(to); err != nil {
+		return err
+	}
+	if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
+		return errors.Join(fmt.Errorf("bind-mounting %s at %s: %w", from, to, err), os.Remove(to))
+	}
+	if keep {
+		return unmountOnly(from)
+	}
+	return unmountNamespace(from)
 }
