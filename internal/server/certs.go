@@ -12,7 +12,7 @@ import (
 type serverCerts struct {
 	serving       *pki.KeyPair // the apiserver's HTTPS certificate
 	admin         *pki.KeyPair // the admin kubeconfig's identity
-	loopback      *pki.KeyPair // in-process controllers, scheduler and agent
+	loopback      *pki.KeyPair // RESTConfig's identity, the one the components have in process
 	kubeletClient *pki.KeyPair // the apiserver's identity towards node agents
 }
 
@@ -43,7 +43,7 @@ func issueServerCerts(ca *pki.CA, dir, listen string) (*serverCerts, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("issuing admin certificate: %w", err)
 	}
-	if c.loopback, err = ca.IssueClient("system:batchlet-loopback", []string{"system:masters"}); err != nil {
+	if c.loopback, err = ca.IssueClient(loopbackUser.Name, loopbackUser.Groups); err != nil {
 		return nil, fmt.Errorf("issuing loopback certificate: %w", err)
 	}
 	if c.kubeletClient, err = pki.LoadOrIssue(dir, "apiserver-kubelet-client", func() (*pki.KeyPair, error) {

@@ -40,13 +40,14 @@ func loadOrCreateJoinToken(dataDir string, caPEM []byte) (*join.Token, error) {
 	return tok, nil
 }
 
-// authenticator accepts client certificates signed by the cluster CA and
+// authenticator accepts the server's own components through the
+// in-process transport, client certificates signed by the cluster CA and
 // the join token, which identifies a node agent.
-func authenticator(tok *join.Token) authn.Authenticator {
+func authenticator(tok *join.Token, loopback *authn.InProcess) authn.Authenticator {
 	nodes := authn.NewTokenAuthenticator(map[string]authn.UserInfo{
 		tok.BearerToken(): {Name: "system:node", Groups: []string{"system:nodes", "system:authenticated"}},
 	})
-	return authn.Union(authn.NewClientCertAuthenticator(), nodes)
+	return authn.Union(loopback, authn.NewClientCertAuthenticator(), nodes)
 }
 
 // withCACerts serves the cluster CA at /cacerts without authentication,

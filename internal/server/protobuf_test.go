@@ -45,7 +45,7 @@ func (c *contentTypes) of(key string) string {
 func TestInProcessClientsSendProtobuf(t *testing.T) {
 	s := servertest.Start(t, func(c *server.Config) { c.DisableAgent = true })
 	ctx := context.Background()
-	cfg := s.RESTConfig()
+	cfg := s.ComponentConfig()
 	rec := &contentTypes{seen: map[string]string{}}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { rec.next = rt; return rec })
 	client, err := kubernetes.NewForConfig(cfg)

@@ -13,14 +13,14 @@ import (
 	"sync"
 	"time"
 
-	apiruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 
 	"github.com/batchlet/batchlet/internal/apiserver"
+	"github.com/batchlet/batchlet/internal/apiserver/authn"
 	"github.com/batchlet/batchlet/internal/apiserver/nodeproxy"
+	"github.com/batchlet/batchlet/internal/inproc"
 	"github.com/batchlet/batchlet/internal/pki"
 	"github.com/batchlet/batchlet/internal/storage"
 	"github.com/batchlet/batchlet/internal/storage/embedded"
@@ -35,9 +35,13 @@ type Server struct {
 	httpServer *http.Server
 	listener   net.Listener
 	url        string
-	restConfig *rest.Config
-	kubeconfig string
-	clusterDNS net.IP
+	// restConfig is what the server's components use: the in-process
+	// transport to handler; adminConfig reaches the listener over TLS.
+	restConfig  *rest.Config
+	adminConfig *rest.Config
+	inproc      *inproc.Transport
+	kubeconfig  string
+	clusterDNS  net.IP
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -102,10 +106,11 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 	if err != nil {
 		return err
 	}
-	handler, err := apiserver.New(apiserver.Config{
+	loopback := authn.NewInProcess(loopbackUser)
+	api, err := apiserver.New(apiserver.Config{
 		Storage:       store,
 		Resources:     kinds,
-		Authenticator: authenticator(joinToken),
+		Authenticator: authenticator(joinToken, loopback),
 		NodeTransport: nodeproxy.NewTransport(certs.kubeletClient.TLS, nil),
 		Version:       version.Get(),
 		Ready:         s.readyErr,
@@ -114,8 +119,9 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building apiserver: %w", err)
 	}
+	handler := withCACerts(api, ca.CertPEM)
 	s.httpServer = &http.Server{
-		Handler:           withCACerts(handler, ca.CertPEM),
+		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          nil,
 		TLSConfig: &tls.Config{
@@ -134,25 +140,11 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 		}
 	}()
 
-	s.restConfig = &rest.Config{
-		Host: s.url,
-		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   ca.CertPEM,
-			CertData: certs.loopback.CertPEM,
-			KeyData:  certs.loopback.KeyPEM,
-		},
-		// In-process components are not throttled: the apiserver is theirs.
-		RateLimiter: flowcontrol.NewFakeAlwaysRateLimiter(),
-		UserAgent:   "batchlet",
-		// Protobuf for every request that has a body, as upstream
-		// components are configured; generated clients already prefer it
-		// for their own calls, but events and bindings would go as JSON.
-		// Patches keep their JSON patch types.
-		ContentConfig: rest.ContentConfig{
-			ContentType:        apiruntime.ContentTypeProtobuf,
-			AcceptContentTypes: apiruntime.ContentTypeProtobuf + "," + apiruntime.ContentTypeJSON,
-		},
-	}
+	// The components call the same handler the listener serves, without
+	// TCP, TLS or HTTP/2; the apiserver knows them by loopback's mark.
+	s.inproc = inproc.New(handler, loopback.Mark)
+	s.restConfig = componentConfig(s.url, s.inproc)
+	s.adminConfig = tlsLoopbackConfig(s.url, ca, certs.loopback)
 	s.kubeconfig = KubeconfigPath(s.cfg.DataDir)
 	if err := writeKubeconfig(s.kubeconfig, s.url, ca.CertPEM, certs.admin); err != nil {
 		return err
@@ -232,8 +224,17 @@ func (s *Server) URL() string { return s.url }
 // KubeconfigPath is the admin kubeconfig written at start.
 func (s *Server) KubeconfigPath() string { return s.kubeconfig }
 
-// RESTConfig is an admin client configuration for in-process use.
-func (s *Server) RESTConfig() *rest.Config { return rest.CopyConfig(s.restConfig) }
+// RESTConfig is an admin client configuration that reaches the
+// apiserver through its listener over TLS, as a network client does.
+func (s *Server) RESTConfig() *rest.Config { return rest.CopyConfig(s.adminConfig) }
+
+// ComponentConfig is the admin configuration the server's own components
+// use: requests are served by the apiserver's handler in this process.
+func (s *Server) ComponentConfig() *rest.Config { return rest.CopyConfig(s.restConfig) }
+
+// InProcessRequests is how many requests the in-process transport has
+// served.
+func (s *Server) InProcessRequests() uint64 { return s.inproc.Requests() }
 
 // Close stops every component and releases storage. Pods started by the
 // local agent keep running; a new server on the same data dir adopts them.
