@@ -80,7 +80,13 @@ func (s *server) create(ctx context.Context, rq *request, obj runtime.Object, op
 	}
 	generated := acc.GetName() == "" && acc.GetGenerateName() != ""
 	for attempt := 1; ; attempt++ {
-		candidate, name, err := s.prepareCreate(ctx, res, obj.DeepCopyObject(), opts)
+		// Only a generated name is ever retried; otherwise the request's
+		// object is used up by the one attempt and needs no copy.
+		fresh := obj
+		if generated {
+			fresh = obj.DeepCopyObject()
+		}
+		candidate, name, err := s.prepareCreate(ctx, res, fresh, opts)
 		if err != nil {
 			return nil, err
 		}

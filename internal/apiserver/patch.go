@@ -49,12 +49,17 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		patched, err := patch.Apply(pt, currentJSON, body, rq.res.New())
+		patched, check, err := patch.ApplyUnchecked(pt, currentJSON, body, rq.res.New())
 		if err != nil {
 			return nil, err
 		}
+		// The patch package's own check of the result is a second decoding;
+		// it only runs to name the error when this one fails.
 		obj, warns, err := s.decodeObject(jsonInfo, patched, rq.res, fv)
 		if err != nil {
+			if cerr := check(); cerr != nil {
+				return nil, cerr
+			}
 			return nil, err
 		}
 		warnings = warns

@@ -87,7 +87,9 @@ type updateOptions struct {
 	manager string
 }
 
-// newObjectFunc computes the requested object from a copy of the current one.
+// newObjectFunc computes the requested object from the current one, which
+// it must not modify (setting its kind is allowed) nor return: the store
+// copied it for this attempt, and the update goes on to compare with it.
 type newObjectFunc func(current runtime.Object) (runtime.Object, error)
 
 // update applies an update through the kind's rules with compare-and-swap
@@ -117,7 +119,7 @@ func (s *server) update(ctx context.Context, rq *request, mode updateMode, opts 
 // prepareUpdate is one attempt of an update against current.
 func (s *server) prepareUpdate(ctx context.Context, rq *request, mode updateMode, opts updateOptions, current runtime.Object, next newObjectFunc) (runtime.Object, error) {
 	res := rq.res
-	obj, err := next(current.DeepCopyObject())
+	obj, err := next(current)
 	if err != nil {
 		return nil, err
 	}

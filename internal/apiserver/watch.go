@@ -76,6 +76,9 @@ func (s *server) handleWatch(w http.ResponseWriter, r *http.Request, rq *request
 			s.writeError(w, r, storageError(err, rq.res.gr, ""))
 			return
 		}
+		if _, fromCache := watcher.(*cacheWatcher); fromCache {
+			ws.shared = cache
+		}
 	}
 	ws.begin()
 	if err != nil {
@@ -151,6 +154,9 @@ type watchStream struct {
 	w       http.ResponseWriter
 	enc     streaming.Encoder
 	columns bool // the next Table still needs column definitions
+	// shared, when events come from it, is the watch cache whose events'
+	// encodings this stream shares with the other watchers.
+	shared *watchCache
 }
 
 func (ws *watchStream) begin() {
@@ -172,6 +178,30 @@ func (ws *watchStream) flush() {
 	}
 }
 
+// sendShared writes one event of the watch cache, whose encoding other
+// watchers asking for the same output reuse.
+func (ws *watchStream) sendShared(t watch.EventType, obj runtime.Object) error {
+	key, ok := keyOf(ws.out)
+	if !ok || ws.shared == nil {
+		return ws.send(t, obj)
+	}
+	enc := ws.shared.encodingsOf(obj)
+	if enc == nil {
+		return ws.send(t, obj)
+	}
+	raw, err := enc.get(key, func() ([]byte, error) {
+		shaped, err := ws.s.shape(ws.rq, ws.out, obj, false)
+		if err != nil {
+			return nil, err
+		}
+		return ws.s.encode(ws.out.info, shaped)
+	})
+	if err != nil {
+		return err
+	}
+	return ws.writeEvent(t, raw)
+}
+
 // send writes one event; obj is shaped to the negotiated output.
 func (ws *watchStream) send(t watch.EventType, obj runtime.Object) error {
 	shaped, err := ws.s.shape(ws.rq, ws.out, obj, ws.columns)
@@ -189,6 +219,11 @@ func (ws *watchStream) sendRaw(t watch.EventType, obj runtime.Object) error {
 	if err != nil {
 		return err
 	}
+	return ws.writeEvent(t, raw)
+}
+
+// writeEvent frames one event around the encoded object raw.
+func (ws *watchStream) writeEvent(t watch.EventType, raw []byte) error {
 	ev := &metav1.WatchEvent{Type: string(t), Object: runtime.RawExtension{Raw: raw}}
 	if err := ws.enc.Encode(ev); err != nil {
 		return err
@@ -285,7 +320,7 @@ func (ws *watchStream) run(ctx context.Context, watcher storage.Watcher, initial
 			if obj == nil {
 				continue
 			}
-			if err := ws.send(t, obj); err != nil {
+			if err := ws.sendShared(t, obj); err != nil {
 				return
 			}
 		}

@@ -41,6 +41,9 @@ type watchCache struct {
 	// since: every event with a revision above it is in the ring.
 	since    int64
 	watchers map[*cacheWatcher]struct{}
+	// encodings maps the object of each event in the ring to its
+	// *sharedEncodings; objects are never modified once dispatched.
+	encodings sync.Map
 }
 
 func newWatchCache(prefix string, store storage.Interface, setKind func(runtime.Object) error) *watchCache {
@@ -133,6 +136,7 @@ func (c *watchCache) dispatchLoop(w storage.Watcher) {
 	for cw := range c.watchers {
 		c.dropLocked(cw)
 	}
+	c.encodings.Clear()
 }
 
 // dispatch records ev and hands it to the watchers; a watcher whose
@@ -142,9 +146,16 @@ func (c *watchCache) dispatch(ev storage.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.size == len(c.ring) {
-		c.since = c.ring[c.head].Revision
+		old := c.ring[c.head]
+		if shareable(old.Object) {
+			c.encodings.Delete(old.Object)
+		}
+		c.since = old.Revision
 		c.head = (c.head + 1) % len(c.ring)
 		c.size--
+	}
+	if shareable(ev.Object) {
+		c.encodings.Store(ev.Object, &sharedEncodings{})
 	}
 	c.ring[(c.head+c.size)%len(c.ring)] = ev
 	c.size++

@@ -30,7 +30,8 @@ type Interface interface {
 	// so tryUpdate must be a pure function of its input. If tryUpdate returns
 	// an error the update stops and that error is returned unchanged. If the
 	// returned object is semantically equal to the current one nothing is
-	// written and the current object is returned.
+	// written and the current object is returned. The object tryUpdate
+	// returns becomes the store's: it may be modified and returned.
 	GuaranteedUpdate(ctx context.Context, key string, preconditions *Preconditions, tryUpdate UpdateFunc) (runtime.Object, error)
 
 	// Delete removes the object at key if preconditions hold and validate

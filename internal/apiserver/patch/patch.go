@@ -31,10 +31,27 @@ func init() {
 // Go type (for example &batchv1.Job{}); strategic merge patch reads its
 // merge keys and strategies from it, and every patch type uses it to check
 // that the result still decodes. Apply-patches go to ServerSideApply.
-func Apply(pt types.PatchType, currentJSON, patchBody []byte, dataStruct runtime.Object) (out []byte, err error) {
+func Apply(pt types.PatchType, currentJSON, patchBody []byte, dataStruct runtime.Object) ([]byte, error) {
+	out, check, err := ApplyUnchecked(pt, currentJSON, patchBody, dataStruct)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ApplyUnchecked is Apply without the final check that the result decodes
+// into dataStruct's type, for callers that decode the result themselves:
+// check gives the error Apply would have given (nil when the result
+// decodes). A result check rejects fails any decoding into the type, so a
+// caller whose own decoding fails calls check first to report what Apply
+// reports, and skips the second decoding when its own succeeds.
+func ApplyUnchecked(pt types.PatchType, currentJSON, patchBody []byte, dataStruct runtime.Object) (out []byte, check func() error, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = nil, recovered(p)
+			out, check, err = nil, nil, recovered(p)
 		}
 	}()
 	switch pt {
@@ -43,17 +60,29 @@ func Apply(pt types.PatchType, currentJSON, patchBody []byte, dataStruct runtime
 	case types.MergePatchType:
 		out, err = applyMergePatch(currentJSON, patchBody)
 	case types.StrategicMergePatchType:
-		return applyStrategicPatch(currentJSON, patchBody, dataStruct)
+		var patchMap map[string]any
+		out, patchMap, err = applyStrategicPatch(currentJSON, patchBody, dataStruct)
+		if err != nil {
+			return nil, nil, err
+		}
+		return out, func() error {
+			if err := checkDecodes(out, dataStruct); err != nil {
+				return invalidPatchResult(fmt.Sprintf("%+v", patchMap), err)
+			}
+			return nil
+		}, nil
 	default:
-		return nil, unsupportedPatchType()
+		return nil, nil, unsupportedPatchType()
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := checkDecodes(out, dataStruct); err != nil {
-		return nil, invalidPatchResult(string(out), err)
-	}
-	return out, nil
+	return out, func() error {
+		if err := checkDecodes(out, dataStruct); err != nil {
+			return invalidPatchResult(string(out), err)
+		}
+		return nil
+	}, nil
 }
 
 func applyJSONPatch(currentJSON, patchBody []byte) ([]byte, error) {

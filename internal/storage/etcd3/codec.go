@@ -30,24 +30,38 @@ func (c *codec) encode(obj runtime.Object) ([]byte, runtime.Object, error) {
 	if obj == nil {
 		return nil, nil, fmt.Errorf("encoding: nil object")
 	}
-	gvk, err := c.kindOf(obj)
+	out := obj.DeepCopyObject()
+	data, err := c.encodeOwned(out)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := obj.DeepCopyObject()
-	accessor, err := meta.Accessor(out)
+	return data, out, nil
+}
+
+// encodeOwned returns the stored form of obj, an object the caller hands
+// over: it is encoded in place, with no copy, and left without
+// resourceVersion and kind, ready to be returned once written.
+func (c *codec) encodeOwned(obj runtime.Object) ([]byte, error) {
+	if obj == nil {
+		return nil, fmt.Errorf("encoding: nil object")
+	}
+	gvk, err := c.kindOf(obj)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encoding %s: %w", gvk.Kind, err)
+		return nil, err
+	}
+	accessor, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", gvk.Kind, err)
 	}
 	accessor.SetResourceVersion("")
-	out.GetObjectKind().SetGroupVersionKind(gvk)
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	var buf bytes.Buffer
-	err = c.proto.Encode(out, &buf)
-	out.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+	err = c.proto.Encode(obj, &buf)
+	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("encoding %s: %w", gvk.Kind, err)
+		return nil, fmt.Errorf("encoding %s: %w", gvk.Kind, err)
 	}
-	return buf.Bytes(), out, nil
+	return buf.Bytes(), nil
 }
 
 // kindOf finds the object's kind from the scheme; typed objects usually

@@ -87,10 +87,13 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 			confirmed = true
 			continue
 		}
-		data, out, err := s.codec.encode(updated)
+		// What tryUpdate returns is the store's: encoded in place and,
+		// once written, handed back.
+		data, err := s.codec.encodeOwned(updated)
 		if err != nil {
 			return nil, fmt.Errorf("updating %s: %w", key, err)
 		}
+		out := updated
 		if bytes.Equal(data, cur.data) {
 			if !confirmed {
 				fresh, err := s.readCurrent(ctx, key)

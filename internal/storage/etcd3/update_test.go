@@ -2,6 +2,7 @@ package etcd3
 
 import (
 	"errors"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"strconv"
 	"sync"
 	"testing"
@@ -63,9 +64,10 @@ func TestGuaranteedUpdateWritesAndReturnsNewRevision(t *testing.T) {
 	s := newTestStore(t)
 	key := testPrefix(t) + "a"
 	created := mustCreate(t, s, key, configMap("a", map[string]string{"k": "v1"}))
-	var seen runtime.Object
+	var seen int64
 	out, err := s.GuaranteedUpdate(testCtx(t), key, nil, func(cur runtime.Object) (runtime.Object, error) {
-		seen = cur
+		// The object returned becomes the store's: note what it saw now.
+		seen = rvOf(t, cur)
 		cm := cur.(*corev1.ConfigMap)
 		cm.Data["k"] = "v2"
 		return cm, nil
@@ -73,8 +75,8 @@ func TestGuaranteedUpdateWritesAndReturnsNewRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rvOf(t, seen) != rvOf(t, created) {
-		t.Errorf("tryUpdate saw resourceVersion %d, want %d", rvOf(t, seen), rvOf(t, created))
+	if seen != rvOf(t, created) {
+		t.Errorf("tryUpdate saw resourceVersion %d, want %d", seen, rvOf(t, created))
 	}
 	if rvOf(t, out) <= rvOf(t, created) {
 		t.Errorf("updated resourceVersion %d not after %d", rvOf(t, out), rvOf(t, created))
@@ -82,6 +84,10 @@ func TestGuaranteedUpdateWritesAndReturnsNewRevision(t *testing.T) {
 	got := mustGet(t, s, key).(*corev1.ConfigMap)
 	if got.Data["k"] != "v2" || rvOf(t, got) != rvOf(t, out) {
 		t.Errorf("stored %v at %d, want v2 at %d", got.Data, rvOf(t, got), rvOf(t, out))
+	}
+	// The object written in place comes back as a read gives it: no kind.
+	if !apiequality.Semantic.DeepEqual(out, got) {
+		t.Errorf("returned %#v, a read gives %#v", out, got)
 	}
 }
 
