@@ -53,6 +53,11 @@ type PodNetworkConfig struct {
 	Bridge string
 }
 
+// podNetworksKeptWarm is how many pod network namespaces the node keeps
+// built ahead: a finished pod's namespace serves another pod only after
+// its grace period, and a pod on an idle node should not wait for one.
+const podNetworksKeptWarm = 2
+
 // podReleaseInterval is how often finished pods' networks are reclaimed.
 const podReleaseInterval = time.Second
 
@@ -95,7 +100,7 @@ func (a *Agent) startPodNetwork(pn *podNetwork) {
 		pn.reason = "pod isolation is off (requires running as root on Linux)"
 	default:
 		m, err := network.New(network.Config{StateDir: filepath.Join(a.cfg.DataDir, "network"),
-			CIDR: cfg.CIDR, Bridge: cfg.Bridge, Taken: a.otherNodesPodCIDRs()})
+			CIDR: cfg.CIDR, Bridge: cfg.Bridge, Taken: a.otherNodesPodCIDRs(), PoolWarm: podNetworksKeptWarm})
 		if err != nil {
 			pn.reason = err.Error()
 			slog.Warn("pods use the host network", "node", a.cfg.NodeName, "err", err)

@@ -33,6 +33,10 @@ type Config struct {
 	// PoolIdle is how long a kept namespace waits for a pod before it is
 	// destroyed; zero means DefaultPoolIdle.
 	PoolIdle time.Duration
+	// PoolWarm is how many namespaces the node keeps built ahead, for
+	// pods that arrive when no finished pod's namespace is waiting; they
+	// do not idle out. Zero or negative builds none ahead.
+	PoolWarm int
 	// Clock times the kept namespaces; nil is the real clock.
 	Clock clock.WithDelayedExecution
 }

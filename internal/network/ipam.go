@@ -118,6 +118,30 @@ func (p *ipam) allocate(key string) (net.IP, error) {
 
 // record writes the allocation file; it fails with os.ErrExist when the
 // address is taken.
+// allocateParked takes a free address for a namespace built ahead of any
+// pod and holds it under its parked key, without a record: after a
+// restart nothing is parked and the address is free.
+func (p *ipam) allocateParked() (net.IP, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	span := p.last - p.first + 1
+	for i := uint64(0); i < span; i++ {
+		n := p.first + (p.next-p.first+i)%span
+		ip := nthIP(p.subnet, n)
+		if _, used := p.byAddr[ip.String()]; used {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(p.dir, ip.String())); err == nil {
+			continue
+		}
+		key := parkedKey(ip)
+		p.byKey[key], p.byAddr[ip.String()] = ip, key
+		p.next = n + 1
+		return ip, nil
+	}
+	return nil, fmt.Errorf("allocating an address in %s: %w", p.subnet, ErrExhausted)
+}
+
 func (p *ipam) record(ip net.IP, key string) error {
 	path := filepath.Join(p.dir, ip.String())
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)

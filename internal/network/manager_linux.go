@@ -32,6 +32,8 @@ type Manager struct {
 	keys keyLocks
 	// built and reused count namespaces made and handed on, for the log.
 	built, reused atomic.Int64
+	// warming is set while namespaces are built ahead.
+	warming atomic.Bool
 
 	// mu keeps Close from pulling the handles from under a pod's set-up.
 	mu     sync.RWMutex
@@ -102,6 +104,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := m.destroyLeftovers(); err != nil {
 		slog.Warn("removing pod networks parked by an earlier run", "err", err)
 	}
+	go m.prewarm()
 	return m, nil
 }
 
@@ -203,6 +206,9 @@ func (m *Manager) Setup(key string) (*Pod, error) {
 	if m.closed {
 		return nil, errClosed
 	}
+	// Whatever this pod takes, the namespaces kept warm are made up for
+	// in the background.
+	defer func() { go m.prewarm() }()
 	ip, ok := m.ipam.lookup(key)
 	if !ok {
 		if p, ok := m.unpark(key); ok {

@@ -36,6 +36,8 @@ type pool struct {
 	clock clock.WithDelayedExecution
 	size  int
 	idle  time.Duration
+	// warm namespaces are kept however long they idle.
+	warm int
 
 	mu sync.Mutex
 	// parked is ordered by since; reserved counts parkings under way.
@@ -55,7 +57,20 @@ func newPool(cfg Config) *pool {
 	if p.idle <= 0 {
 		p.idle = DefaultPoolIdle
 	}
+	p.warm = min(max(cfg.PoolWarm, 0), max(p.size, 0))
 	return p
+}
+
+// reserveWarm claims room for a namespace built ahead when the pool,
+// counting parkings under way, holds fewer than it keeps warm.
+func (p *pool) reserveWarm() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.parked)+p.reserved >= p.warm {
+		return false
+	}
+	p.reserved++
+	return true
 }
 
 // reserve claims room for one more namespace; release gives it back.
@@ -106,8 +121,8 @@ func (p *pool) take() (net.IP, bool) {
 	return ip, true
 }
 
-// expired unparks the namespaces idle for the pool's idle time and arms
-// the timer for the next one.
+// expired unparks the namespaces idle for the pool's idle time, all but
+// the ones kept warm, and arms the timer for the next one.
 func (p *pool) expired(expire func()) []net.IP {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -115,11 +130,11 @@ func (p *pool) expired(expire func()) []net.IP {
 	now := p.clock.Now()
 	var out []net.IP
 	i := 0
-	for ; i < len(p.parked) && now.Sub(p.parked[i].since) >= p.idle; i++ {
+	for ; i < len(p.parked)-p.warm && now.Sub(p.parked[i].since) >= p.idle; i++ {
 		out = append(out, p.parked[i].ip)
 	}
 	p.parked = append(p.parked[:0], p.parked[i:]...)
-	if len(p.parked) > 0 {
+	if len(p.parked) > p.warm {
 		p.arm(p.parked[0].since.Add(p.idle).Sub(now), expire)
 	}
 	return out
@@ -204,6 +219,46 @@ func (m *Manager) unpark(key string) (*Pod, bool) {
 			slog.Warn("removing a parked pod network", "address", ip, "err", derr)
 		}
 	}
+}
+
+// prewarm builds namespaces into the pool until it holds the number kept
+// warm, so that a pod arriving on an idle node does not wait for one.
+// One call at a time builds; the others return at once.
+func (m *Manager) prewarm() {
+	if !m.warming.CompareAndSwap(false, true) {
+		return
+	}
+	defer m.warming.Store(false)
+	for m.pool.reserveWarm() {
+		if err := m.buildParked(); err != nil {
+			m.pool.unreserve()
+			if !errors.Is(err, errClosed) {
+				slog.Warn("building a pod network ahead", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// buildParked builds a namespace straight into the pool, under an
+// address that, like any parked one, has no record on disk.
+func (m *Manager) buildParked() error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return errClosed
+	}
+	ip, err := m.ipam.allocateParked()
+	if err != nil {
+		return err
+	}
+	p := &Pod{Key: parkedKey(ip), IP: ip, NetNS: m.parkedPath(ip), HostVeth: vethName(m.Bridge(), ip)}
+	if err := m.build(p); err != nil {
+		return errors.Join(err, m.destroyParked(ip))
+	}
+	m.built.Add(1)
+	m.pool.add(ip, m.expireParked)
+	return nil
 }
 
 // destroyParked removes a parked namespace and frees its address.

@@ -445,3 +445,79 @@ func TestConcurrentSetupAndTeardownOfOneKey(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmNamespacesAreBuiltAheadAndKept: a node keeps PoolWarm
+// namespaces ready before any pod finishes, hands them to new pods,
+// builds more in the background, keeps them however long they idle, and
+// leaves none behind on Close.
+func TestWarmNamespacesAreBuiltAheadAndKept(t *testing.T) {
+	requireRoot(t)
+	clk := clocktesting.NewFakeClock(time.Now())
+	dir := t.TempDir()
+	m, err := New(Config{StateDir: dir, PoolSize: 4, PoolWarm: 2, PoolIdle: 30 * time.Second, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			_ = m.Close()
+		}
+	})
+	waitFor(t, "two namespaces built ahead", func() bool { return m.Parked() == 2 })
+	if recs := addressRecords(t, dir); len(recs) != 0 {
+		t.Fatalf("namespaces built ahead left address records: %v", recs)
+	}
+	if keys := m.Keys(); len(keys) != 0 {
+		t.Fatalf("Keys() lists namespaces built ahead: %v", keys)
+	}
+	ahead := map[uint64]bool{}
+	for _, f := range parkedFiles(t, m) {
+		ahead[nsInode(t, filepath.Join(m.nsDir, f))] = true
+	}
+	p := mustSetup(t, m, "pod-a")
+	if m.reused.Load() != 1 || !ahead[nsInode(t, p.NetNS)] {
+		t.Fatalf("the first pod did not get a namespace built ahead (reused %d)", m.reused.Load())
+	}
+	if err := inNamespace(t, p.NetNS, func() error {
+		link, err := netlink.LinkByName(podInterface)
+		if err != nil {
+			return err
+		}
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+		if err != nil {
+			return err
+		}
+		if len(addrs) != 1 || !addrs[0].IP.Equal(p.IP) {
+			return fmt.Errorf("eth0 addresses %v, want %s", addrs, p.IP)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if recs := addressRecords(t, dir); recs[p.IP.String()] != "pod-a" {
+		t.Fatalf("address records %v, want %s held by pod-a", recs, p.IP)
+	}
+	waitFor(t, "the warm namespaces made up", func() bool { return m.Parked() == 2 })
+
+	// Idle far beyond PoolIdle: the warm ones stay.
+	clk.Step(time.Hour)
+	m.expireParked()
+	if m.Parked() != 2 {
+		t.Fatalf("Parked() = %d after idling, want the 2 kept warm", m.Parked())
+	}
+	var veths []string
+	for _, f := range parkedFiles(t, m) {
+		veths = append(veths, vethName(m.Bridge(), net.ParseIP(strings.TrimPrefix(f, parkedPrefix))))
+	}
+	closed = true
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range veths {
+		vethGone(t, v)
+	}
+	if files := parkedFiles(t, m); len(files) != 0 {
+		t.Fatalf("parked namespaces left after Close: %v", files)
+	}
+}
