@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func restarts(n int32) func(*corev1.Pod) bool {
@@ -135,4 +138,37 @@ func TestSurvivesAgentRestart(t *testing.T) {
 	}
 	h2.deleteGracefully("survivor", 30)
 	h2.waitPod("survivor", "removed", gone)
+}
+
+// TestAttemptNeverStartedIsMadeAgain: an attempt an earlier agent stopped
+// at before the runtime took it (its spec on disk, nothing more) is not a
+// lost container: the pod's container starts as if for the first time.
+func TestAttemptNeverStartedIsMadeAgain(t *testing.T) {
+	dir := t.TempDir()
+	pod := testPod("again", sh("c", "debian", "echo ran"))
+	attempt := attemptDir(filepath.Join(dir, "pods", string(pod.UID)), "c", 0)
+	if err := os.MkdirAll(attempt, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	// The process runtime's spec file, as the agent leaves it when it stops
+	// right after writing it.
+	if err := os.WriteFile(filepath.Join(attempt, "spec.json"), []byte(`{"id":"never-started"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The pod is bound before the agent starts, as after an agent restart.
+	client := fake.NewClientset(pod)
+	h := startAgent(t, client, dir)
+	p := h.waitPod("again", "Succeeded", phaseIs(corev1.PodSucceeded))
+	cs := p.Status.ContainerStatuses[0]
+	if cs.RestartCount != 0 || cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 ||
+		strings.HasSuffix(cs.ContainerID, "never-started") {
+		t.Fatalf("container status = %+v, want one successful run of a new attempt", cs)
+	}
+	podDir := filepath.Join(dir, "pods", string(pod.UID))
+	if got := attemptsOnDisk(podDir, "c"); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("attempts on disk = %v, want the one attempt 0", got)
+	}
+	if log, err := os.ReadFile(attemptLog(podDir, "c", 0)); err != nil || !strings.HasSuffix(string(log), " stdout F ran\n") {
+		t.Fatalf("attempt 0 log = %q (%v), want the new run's output", log, err)
+	}
 }

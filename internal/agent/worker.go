@@ -240,10 +240,21 @@ func (w *podWorker) load(pod *corev1.Pod, now time.Time) {
 			return cs
 		}
 		last := ns[len(ns)-1]
+		current, started := w.adopt(cs, last, now, true)
+		if !started {
+			// Only the newest attempt can be one the earlier agent
+			// never got started: the next starts after the last ended.
+			// It is made anew under the same number.
+			if ns = ns[:len(ns)-1]; len(ns) == 0 {
+				return cs
+			}
+			last = ns[len(ns)-1]
+			current, _ = w.adopt(cs, last, now, true)
+		}
 		cs.attempts = last + 1
-		cs.current = w.adopt(cs, last, now, true)
+		cs.current = current
 		if len(ns) > 1 {
-			cs.previous = w.adopt(cs, ns[len(ns)-2], now, false)
+			cs.previous, _ = w.adopt(cs, ns[len(ns)-2], now, false)
 		}
 		w.sandboxReady = true
 		return cs
@@ -256,13 +267,24 @@ func (w *podWorker) load(pod *corev1.Pod, now time.Time) {
 	}
 }
 
-func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) *attempt {
-	ctr, err := w.a.runtime.Adopt(attemptDir(w.dir, cs.name, n))
+// adopt re-attaches to attempt n of cs. started is false for an attempt
+// that never ran: its directory and log are removed, so that the attempt
+// can be made again.
+func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) (a *attempt, started bool) {
+	dir := attemptDir(w.dir, cs.name, n)
+	ctr, err := w.a.runtime.Adopt(dir)
+	if errors.Is(err, runtime.ErrNotStarted) {
+		rmErr := errors.Join(os.RemoveAll(dir), removeIfExists(attemptLog(w.dir, cs.name, n)))
+		if rmErr == nil {
+			return nil, false
+		}
+		err = fmt.Errorf("removing the attempt that never started: %w", rmErr)
+	}
 	if err != nil {
 		slog.Warn("re-adopting container failed", "pod", w.uid, "container", cs.name, "attempt", n, "err", err)
 		e := runtime.Exit{ExitCode: 137, FinishedAt: now, Reason: "ContainerStatusUnknown",
 			Message: "The container could not be located when the pod was terminated"}
-		return &attempt{exit: &e}
+		return &attempt{exit: &e}, true
 	}
 	at := &attempt{id: ctr.ID(), started: ctr.StartedAt()}
 	select {
@@ -278,7 +300,7 @@ func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) *att
 	if current {
 		w.setLogAttempt(cs, at.exit == nil)
 	}
-	return at
+	return at, true
 }
 
 func (w *podWorker) watch(cs *ctrState, ctr runtime.Container) {

@@ -6,6 +6,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"io"
 	"syscall"
 	"time"
@@ -81,9 +82,15 @@ type Runtime interface {
 	// Adopt re-attaches to an attempt started earlier from its StateDir.
 	// The returned container may already be Done; an attempt whose
 	// processes vanished without a recorded exit is reported truthfully as
-	// ContainerStatusUnknown, never as a success.
+	// ContainerStatusUnknown, never as a success. An attempt that never
+	// started and never will (the agent stopped before the runtime took
+	// it) is ErrNotStarted: its StateDir may be removed and the attempt
+	// made anew.
 	Adopt(stateDir string) (Container, error)
 }
+
+// ErrNotStarted is Adopt's answer for an attempt no process ever ran for.
+var ErrNotStarted = errors.New("the container attempt was never started")
 
 // StartError is returned by Start when the container's process could not be
 // started (for example, its executable does not exist).

@@ -219,16 +219,28 @@ func (r *Runtime) Adopt(stateDir string) (runtime.Container, error) {
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		// The supervisor never reported: nothing of this attempt can be
-		// running under its supervision.
+		// The earlier agent stopped before the supervisor reported:
+		// either no start is under way, and the claim makes sure none
+		// will be, or one is and its state follows.
 		var sp spec
 		if err := readJSON(dir, specFile, &sp); err != nil {
 			return nil, fmt.Errorf("adopting %s: %w", stateDir, err)
 		}
-		st = state{ID: sp.ID}
-		c := newContainer(dir, st)
-		c.finish()
-		return c, nil
+		won, err := claimStart(dir, sp.ID)
+		if err != nil {
+			return nil, fmt.Errorf("adopting %s: %w", stateDir, err)
+		}
+		if won {
+			return nil, runtime.ErrNotStarted
+		}
+		if !waitForFile(filepath.Join(dir, stateFile), adoptStateWait) {
+			c := newContainer(dir, state{ID: sp.ID})
+			c.finish()
+			return c, nil
+		}
+		if err := readJSON(dir, stateFile, &st); err != nil {
+			return nil, fmt.Errorf("adopting %s: %w", stateDir, err)
+		}
 	}
 	c := newContainer(dir, st)
 	if st.StartError != "" || fileExists(filepath.Join(dir, exitFile)) {
@@ -253,6 +265,25 @@ func (r *Runtime) Adopt(stateDir string) (runtime.Container, error) {
 	}
 	go c.follow(conn)
 	return c, nil
+}
+
+// adoptStateWait bounds how long Adopt waits for the state of an attempt
+// the supervisor claimed but has not reported yet; starting a process
+// takes milliseconds, so a state that is this late will not come.
+const adoptStateWait = 10 * time.Second
+
+// waitForFile reports whether path exists within d.
+func waitForFile(path string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if fileExists(path) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // adoptShim follows a container's dedicated shim process until it exits.

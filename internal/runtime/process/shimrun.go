@@ -1,6 +1,7 @@
 package process
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,32 +30,41 @@ type shimEnv struct {
 	base state
 }
 
+// errNotClaimed refuses a start request that is not, or no longer, the
+// attempt its directory holds: an agent gave it up, or started another.
+var errNotClaimed = errors.New("the attempt was given up or replaced; not starting it")
+
 // start starts the container of dir as sp describes and returns once it
 // runs, or failed to start (st.StartError set, exit recorded). A running
 // container is followed in the background until its exit is recorded.
-func (e *shimEnv) start(dir string, sp spec) *shimContainer {
+// A request that may not start the attempt (see claimStart) is refused
+// with errNotClaimed and leaves the directory as it was.
+func (e *shimEnv) start(dir string, sp spec) (*shimContainer, error) {
+	if err := claimAttempt(dir, sp.ID); err != nil {
+		return nil, err
+	}
 	c := &shimContainer{dir: dir, st: e.base, done: make(chan struct{})}
 	c.st.ID = sp.ID
 	logFile, err := os.OpenFile(sp.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
-		return c.startFailed(fmt.Sprintf("opening log file: %v", err))
+		return c.startFailed(fmt.Sprintf("opening log file: %v", err)), nil
 	}
 	cmd, err := buildCommand(sp)
 	if err != nil {
 		logFile.Close()
-		return c.startFailed(err.Error())
+		return c.startFailed(err.Error()), nil
 	}
 	sess := newSessions(sp, e.reaper)
 	stdio, err := connectStdio(cmd, sp, sess)
 	if err != nil {
 		logFile.Close()
-		return c.startFailed(err.Error())
+		return c.startFailed(err.Error()), nil
 	}
 	proc, exited, err := startProcess(cmd, sp, e.reaper, e.pending)
 	if err != nil {
 		stdio.closeAll()
 		logFile.Close()
-		return c.startFailed(err.Error())
+		return c.startFailed(err.Error()), nil
 	}
 	c.st.StartedAt = time.Now()
 	stdio.closeChildEnds()
@@ -97,7 +107,27 @@ func (e *shimEnv) start(dir string, sp spec) *shimContainer {
 			ln.Close()
 		}
 	}()
-	return c
+	return c, nil
+}
+
+// claimAttempt takes the right to start the attempt of dir for a request
+// with id: the claim must be new and the spec on disk must be this
+// request's, so a request that arrives after its agent gave the attempt up
+// (and perhaps began another in the same directory) starts nothing.
+func claimAttempt(dir, id string) error {
+	won, err := claimStart(dir, id)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotClaimed, err)
+	}
+	if !won {
+		return errNotClaimed
+	}
+	var onDisk spec
+	if err := readJSON(dir, specFile, &onDisk); err != nil || onDisk.ID != id {
+		_ = os.Remove(filepath.Join(dir, claimPrefix+id))
+		return errNotClaimed
+	}
+	return nil
 }
 
 // exitOf is the exit record of a reaped main process.

@@ -2,9 +2,11 @@ package process
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/batchlet/batchlet/internal/procstat"
@@ -17,6 +19,9 @@ const (
 	specFile  = "spec.json"
 	stateFile = "state.json"
 	exitFile  = "exit.json"
+	// claimPrefix names the file, one per container id, whose creator
+	// alone may start that attempt (see claimStart).
+	claimPrefix = "claim."
 )
 
 // spec is what the runtime hands the supervisor for one container.
@@ -84,6 +89,25 @@ func readJSON(dir, name string, v any) error {
 		return fmt.Errorf("decoding %s: %w", filepath.Join(dir, name), err)
 	}
 	return nil
+}
+
+// claimStart takes the one right to start the attempt of dir whose spec
+// has id. The supervisor claims before it starts the process; an agent
+// that finds an attempt without a state claims to learn that no start is
+// under way and none can follow. Whoever creates the file first wins;
+// false means the other side has it.
+func claimStart(dir, id string) (bool, error) {
+	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
+		return false, fmt.Errorf("claiming %s: invalid container id %q", dir, id)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, claimPrefix+id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claiming %s: %w", dir, err)
+	}
+	return true, f.Close()
 }
 
 // procStartTime returns a process's start time in clock ticks since boot,

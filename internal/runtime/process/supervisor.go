@@ -171,7 +171,11 @@ func (s *supervisor) handle(conn io.ReadWriter) {
 			_ = fw.write(supFrameError, []byte("start request without a container"))
 			return
 		}
-		c := s.env.start(req.Dir, *req.Spec)
+		c, err := s.env.start(req.Dir, *req.Spec)
+		if err != nil {
+			_ = fw.write(supFrameError, []byte(err.Error()))
+			return
+		}
 		s.track(c)
 		s.report(fw, c)
 	case opWatch:

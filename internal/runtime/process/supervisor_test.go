@@ -366,3 +366,97 @@ func TestStartRefusesUnsupportedSandbox(t *testing.T) {
 		t.Fatalf("err = %v, want an UnsupportedError", err)
 	}
 }
+
+// TestAttemptLeftBeforeStartIsNotStarted: an attempt whose agent stopped
+// after writing the spec and before the supervisor took it is reported as
+// never started, and a start request for it that arrives late starts
+// nothing, not even after a new attempt took its directory.
+func TestAttemptLeftBeforeStartIsNotStarted(t *testing.T) {
+	r := newRuntime(t)
+	marker := filepath.Join(t.TempDir(), "runs")
+	c := cfg(t, "sh", "-c", "echo $ID >> "+marker)
+	c.Env = append(c.Env, "ID=first")
+	if err := os.MkdirAll(c.StateDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	late := spec{ID: c.ID, Argv: c.Argv, Env: c.Env, LogPath: c.LogPath}
+	if err := writeJSON(c.StateDir, specFile, late); err != nil {
+		t.Fatal(err)
+	}
+	lateStart := func() error {
+		conn, err := r.dialSupervisor()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, err = request(conn, supRequest{Op: opStart, Dir: c.StateDir, Spec: &late}, nil)
+		return err
+	}
+
+	if _, err := newRuntime(t).Adopt(c.StateDir); !errors.Is(err, runtime.ErrNotStarted) {
+		t.Fatalf("Adopt of an attempt never handed over = %v, want ErrNotStarted", err)
+	}
+	var refused *supRefusal
+	if err := lateStart(); !errors.As(err, &refused) {
+		t.Fatalf("late start of a given-up attempt = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the given-up attempt ran (marker: %v)", err)
+	}
+
+	// The agent makes the attempt anew in the same directory.
+	if err := os.RemoveAll(c.StateDir); err != nil {
+		t.Fatal(err)
+	}
+	again := c
+	again.ID = "c2"
+	again.Env = append(append([]string{}, cfg(t).Env...), "ID=second")
+	ctr, err := r.Start(context.Background(), again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
+		t.Fatalf("new attempt exit = %+v", exit)
+	}
+	if err := lateStart(); !errors.As(err, &refused) {
+		t.Fatalf("late start into a replaced attempt = %v, want a refusal", err)
+	}
+	if got, err := os.ReadFile(marker); err != nil || string(got) != "second\n" {
+		t.Fatalf("runs = %q (%v), want only the new attempt", got, err)
+	}
+}
+
+// TestAdoptWaitsForAStartUnderWay: an attempt the supervisor claimed but
+// has not recorded yet is adopted once its state appears.
+func TestAdoptWaitsForAStartUnderWay(t *testing.T) {
+	r := newRuntime(t)
+	c := cfg(t, "sh", "-c", "read x < /dev/null; sleep 30")
+	if _, err := r.Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	// Hide the state as if the supervisor were still starting the process.
+	statePath := filepath.Join(c.StateDir, stateFile)
+	hidden := statePath + ".hidden"
+	if err := os.Rename(statePath, hidden); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		_ = os.Rename(hidden, statePath)
+	}()
+	adopted, err := newRuntime(t).Adopt(c.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-adopted.Done():
+		t.Fatalf("adopted running container reported done: %+v", adopted.Exit())
+	default:
+	}
+	if err := adopted.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, adopted); exit.ExitCode != 137 {
+		t.Fatalf("adopted exit = %+v, want 137", exit)
+	}
+}
