@@ -129,6 +129,20 @@ func TestValidateStatusUpdate(t *testing.T) {
 		}, []string{"uncountedTerminatedPods needs to be empty for finished job"}},
 		{"startTime changed while running", "pi.yaml", running, func(s *batchv1.JobStatus) { s.StartTime = &t1 },
 			[]string{"status.startTime: Required value: startTime cannot be removed for unsuspended job"}},
+		{"startTime removed while running", "pi.yaml", running, func(s *batchv1.JobStatus) { s.StartTime = nil },
+			[]string{"status.startTime: Required value: startTime cannot be removed for unsuspended job"}},
+		{"startTime restarted with the Resumed condition", "pi.yaml", func(j *batchv1.Job) {
+			running(j)
+			j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: corev1.ConditionTrue, Reason: "JobSuspended"}}
+		}, func(s *batchv1.JobStatus) {
+			s.StartTime = &t1
+			s.Conditions = []batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: corev1.ConditionFalse, Reason: "JobResumed"}}
+		}, nil},
+		{"startTime changed after a resume", "pi.yaml", func(j *batchv1.Job) {
+			running(j)
+			j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: corev1.ConditionFalse, Reason: "JobResumed"}}
+		}, func(s *batchv1.JobStatus) { s.StartTime = &t1 },
+			[]string{"status.startTime: Required value: startTime cannot be removed for unsuspended job"}},
 		{"startTime reset by resume while suspended", "pi.yaml", func(j *batchv1.Job) { running(j); j.Spec.Suspend = ptr.To(true) },
 			func(s *batchv1.JobStatus) { s.StartTime = nil; s.Active = 0 }, nil},
 		{"more ready than active", "pi.yaml", running, func(s *batchv1.JobStatus) { s.Ready = ptr.To[int32](2) },

@@ -133,7 +133,10 @@ func validateTimes(j, old *batchv1.Job, ch statusChanges, p *field.Path) field.E
 	if s.CompletionTime != nil && o.CompletionTime != nil && !s.CompletionTime.Equal(o.CompletionTime) {
 		errs = append(errs, field.Invalid(ctp, s.CompletionTime, "completionTime cannot be mutated"))
 	}
-	if ch.startTime && o.StartTime != nil && !ptr.Deref(j.Spec.Suspend, false) {
+	// A running Job keeps its startTime; resuming (the Suspended condition
+	// going from True to anything else in this write) starts it anew.
+	resuming := conditionTrue(o.Conditions, batchv1.JobSuspended) && !conditionTrue(s.Conditions, batchv1.JobSuspended)
+	if ch.startTime && o.StartTime != nil && !ptr.Deref(j.Spec.Suspend, false) && !resuming {
 		errs = append(errs, field.Required(p.Child("startTime"), "startTime cannot be removed for unsuspended job"))
 	}
 	return errs
