@@ -78,7 +78,7 @@ func New(cfg Config) (*Manager, error) {
 		m.hostNS.Close()
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	if err := retryTransient(func() error { return sweepStale(m.host) }); err != nil {
+	if err := withFreshHandle(m.hostHandle, sweepStale); err != nil {
 		slog.Warn("removing stale pod networks", "err", err)
 	}
 	if err := m.claim(cfg, owner); err != nil {
@@ -147,9 +147,9 @@ func (m *Manager) claim(cfg Config, owner string) error {
 			continue
 		}
 		var br netlink.Link
-		err = retryTransient(func() error {
+		err = withFreshHandle(m.hostHandle, func(h *netlink.Handle) error {
 			var err error
-			br, err = claimBridge(m.host, c.Bridge, owner, subnet, nthIP(subnet, 1))
+			br, err = claimBridge(h, c.Bridge, owner, subnet, nthIP(subnet, 1))
 			return err
 		})
 		if err == nil {
@@ -165,6 +165,10 @@ func (m *Manager) claim(cfg Config, owner string) error {
 	}
 	return firstErr
 }
+
+// hostHandle opens a netlink handle in the host namespace for dumps,
+// which m.host never runs (see withFreshHandle).
+func (m *Manager) hostHandle() (*netlink.Handle, error) { return netlink.NewHandleAt(m.hostNS) }
 
 // CIDR is the node's pod CIDR.
 func (m *Manager) CIDR() *net.IPNet { return m.subnet }

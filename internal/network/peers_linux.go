@@ -22,16 +22,16 @@ func (m *Manager) SyncPeers(peers []Peer) error {
 	if m.closed {
 		return errClosed
 	}
-	return retryTransient(func() error { return m.syncPeers(peers) })
+	return withFreshHandle(m.hostHandle, func(h *netlink.Handle) error { return m.syncPeers(h, peers) })
 }
 
-func (m *Manager) syncPeers(peers []Peer) error {
-	local, err := m.localAddresses()
+func (m *Manager) syncPeers(h *netlink.Handle, peers []Peer) error {
+	local, err := localAddresses(h)
 	if err != nil {
 		return err
 	}
 	want, errs := peerRoutes(peers, m.subnet, local)
-	existing, err := m.host.RouteListFiltered(netlink.FAMILY_V4,
+	existing, err := h.RouteListFiltered(netlink.FAMILY_V4,
 		&netlink.Route{Protocol: RouteProtocol, Table: syscall.RT_TABLE_MAIN},
 		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
 	if err != nil {
@@ -54,7 +54,7 @@ func (m *Manager) syncPeers(peers []Peer) error {
 			continue
 		}
 		if !have {
-			if taken, err := m.routedElsewhere(pr.subnet); err != nil || taken {
+			if taken, err := routedElsewhere(h, pr.subnet); err != nil || taken {
 				if err == nil {
 					err = fmt.Errorf("pod CIDR %s is already routed by this host", pr.subnet)
 				}
@@ -70,7 +70,7 @@ func (m *Manager) syncPeers(peers []Peer) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := m.host.RouteReplace(route); err != nil {
+		if err := h.RouteReplace(route); err != nil {
 			if errors.Is(err, syscall.ENETUNREACH) {
 				err = fmt.Errorf("%s is not on a network this host is attached to: %w", pr.via, err)
 			}
@@ -78,7 +78,7 @@ func (m *Manager) syncPeers(peers []Peer) error {
 		}
 	}
 	for key, stale := range ours {
-		if err := m.host.RouteDel(&stale); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := h.RouteDel(&stale); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("removing the route to %s: %w", stale.Dst, err))
 			continue
 		}
@@ -123,8 +123,8 @@ func wanted(want []peerRoute, cidr string) bool {
 }
 
 // localAddresses reports whether an address belongs to this host.
-func (m *Manager) localAddresses() (func(net.IP) bool, error) {
-	addrs, err := m.host.AddrList(nil, netlink.FAMILY_V4)
+func localAddresses(h *netlink.Handle) (func(net.IP) bool, error) {
+	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
 	if err != nil {
 		return nil, fmt.Errorf("listing host addresses: %w", err)
 	}
@@ -138,8 +138,8 @@ func (m *Manager) localAddresses() (func(net.IP) bool, error) {
 // routedElsewhere reports whether the main table already has a route to
 // exactly subnet that this package did not make (a bridge of a node on
 // this host, or the administrator's own).
-func (m *Manager) routedElsewhere(subnet *net.IPNet) (bool, error) {
-	routes, err := m.host.RouteListFiltered(netlink.FAMILY_V4,
+func routedElsewhere(h *netlink.Handle, subnet *net.IPNet) (bool, error) {
+	routes, err := h.RouteListFiltered(netlink.FAMILY_V4,
 		&netlink.Route{Dst: subnet, Table: syscall.RT_TABLE_MAIN},
 		netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
 	if err != nil {

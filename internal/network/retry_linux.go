@@ -4,8 +4,10 @@ package network
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,4 +31,19 @@ func retryTransient(fn func() error) error {
 		time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
 	}
 	return err
+}
+
+// withFreshHandle runs fn, which dumps tables, on a netlink handle of its
+// own, and again on a new one while the dump is cut short. The rest of an
+// interrupted dump stays pending in its socket, and the kernel refuses
+// every later dump there (EBUSY): a handle that saw one is never reused.
+func withFreshHandle(open func() (*netlink.Handle, error), fn func(h *netlink.Handle) error) error {
+	return retryTransient(func() error {
+		h, err := open()
+		if err != nil {
+			return fmt.Errorf("netlink: %w", err)
+		}
+		defer h.Close()
+		return fn(h)
+	})
 }
