@@ -36,11 +36,19 @@ func TestInterruptedDumpMovesToAFreshHandle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(used) != 3 || used[0] == used[1] || used[1] == used[2] || used[0] == used[2] {
-		t.Fatalf("attempts ran on handles %p, want three distinct ones", used)
+	// The real dump at the end may itself be cut short on a busy host.
+	if len(used) < 3 {
+		t.Fatalf("%d attempts, want the two failures and a success", len(used))
 	}
-	if len(opened) != 3 {
-		t.Fatalf("opened %d handles, want one per attempt", len(opened))
+	seen := map[*netlink.Handle]bool{}
+	for _, h := range used {
+		if seen[h] {
+			t.Fatalf("a handle was used for a second attempt")
+		}
+		seen[h] = true
+	}
+	if len(opened) != len(used) {
+		t.Fatalf("opened %d handles for %d attempts, want one per attempt", len(opened), len(used))
 	}
 
 	calls := 0
