@@ -237,6 +237,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.heartbeat(ctx)
 	close(a.ready)
 	<-ctx.Done()
+	// A server stopping right after its agent would otherwise leave the
+	// namespaces of finished pods behind until its next start.
+	if released := a.net.released; released != nil {
+		<-released
+	}
 	return nil
 }
 

@@ -80,6 +80,9 @@ type podNetwork struct {
 	// stopping is set once the agent stops: networks freed then are
 	// destroyed, as Close would destroy them parked.
 	stopping atomic.Bool
+	// released is closed once the agent, stopping, has freed finished
+	// pods' networks and closed the manager; nil without a manager.
+	released chan struct{}
 }
 
 // podNet is a's pod network, set up on first use: the node's bridge and
@@ -110,10 +113,17 @@ func (a *Agent) startPodNetwork(pn *podNetwork) {
 			a.mu.Lock()
 			ctx := a.runCtx
 			a.mu.Unlock()
+			released := make(chan struct{})
 			if ctx == nil {
+				// Not started by Run: nothing waits for the release.
 				ctx = context.Background()
+			} else {
+				pn.released = released
 			}
-			go a.releasePodNetworks(ctx, m)
+			go func() {
+				defer close(released)
+				a.releasePodNetworks(ctx, m)
+			}()
 			go a.routePeers(ctx, m)
 		}
 	}

@@ -113,3 +113,33 @@ func TestFinishedPodsGiveUpAddressesWhenTheCIDRRunsShort(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppedAgentLeavesNoFinishedPodNetwork: once Run has returned, the
+// network of a pod that finished moments before (still in its grace
+// period) is gone, and nothing else of the node is left in the namespace
+// directory.
+func TestStoppedAgentLeavesNoFinishedPodNetwork(t *testing.T) {
+	needRoot(t)
+	h := startAgentMode(t, nil, "", nil, IsolationOn, func(c *Config) { c.PodNetwork.Mode = PodNetworkOn })
+	pod := testPod("brief", sh("main", "debian", "true"))
+	h.create(pod)
+	h.waitPod("brief", "Succeeded", phaseIs(corev1.PodSucceeded))
+	nsDir := network.NamespaceDir(filepath.Join(h.dir, "network"))
+	if _, err := os.Stat(filepath.Join(nsDir, string(pod.UID))); err != nil {
+		t.Fatalf("the finished pod's namespace is gone before its grace ended: %v", err)
+	}
+	h.stop()
+	entries, err := os.ReadDir(nsDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		if e.Name() != "owner" {
+			left = append(left, e.Name())
+		}
+	}
+	if len(left) > 0 {
+		t.Fatalf("namespaces left after the agent stopped: %v", left)
+	}
+}
