@@ -98,6 +98,21 @@ func cfg(t *testing.T, argv ...string) runtime.ContainerConfig {
 	}
 }
 
+// adoptRunning adopts the attempt of dir, which must still be running.
+func adoptRunning(t *testing.T, r *Runtime, dir string) runtime.Container {
+	t.Helper()
+	adopted, err := r.Adopt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-adopted.Done():
+		t.Fatalf("adopted running container reported done: %+v", adopted.Exit())
+	default:
+	}
+	return adopted
+}
+
 func waitExit(t *testing.T, c runtime.Container) runtime.Exit {
 	t.Helper()
 	select {
@@ -196,15 +211,7 @@ func TestAdoptRunningAndFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A fresh runtime, as after an agent restart.
-	adopted, err := newRuntime(t).Adopt(c.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-adopted.Done():
-		t.Fatal("adopted container reported done while running")
-	default:
-	}
+	adopted := adoptRunning(t, newRuntime(t), c.StateDir)
 	if err := adopted.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

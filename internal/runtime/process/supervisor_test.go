@@ -63,15 +63,7 @@ func TestSupervisorFoundAgainAfterRestart(t *testing.T) {
 	r1.Close()
 
 	r2 := newRuntimeIn(t, root, 0)
-	adopted, err := r2.Adopt(c.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-adopted.Done():
-		t.Fatalf("adopted running container reported done: %+v", adopted.Exit())
-	default:
-	}
+	adopted := adoptRunning(t, r2, c.StateDir)
 	if pid := supervisorPID(t, r2); pid != st.ShimPID {
 		t.Fatalf("second runtime's supervisor %d, want the running %d", pid, st.ShimPID)
 	}
@@ -444,15 +436,7 @@ func TestAdoptWaitsForAStartUnderWay(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		_ = os.Rename(hidden, statePath)
 	}()
-	adopted, err := newRuntime(t).Adopt(c.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-adopted.Done():
-		t.Fatalf("adopted running container reported done: %+v", adopted.Exit())
-	default:
-	}
+	adopted := adoptRunning(t, newRuntime(t), c.StateDir)
 	if err := adopted.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
