@@ -110,6 +110,10 @@ type Agent struct {
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
 	runCtx  context.Context
+	// workersDone is set once Run stops taking pods; running counts the
+	// worker goroutines Run waits for before it returns.
+	workersDone bool
+	running     sync.WaitGroup
 }
 
 // New validates cfg and prepares an agent; Run starts it.
@@ -237,6 +241,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.heartbeat(ctx)
 	close(a.ready)
 	<-ctx.Done()
+	// Workers finish the step they are in (a container start among
+	// them), so that no attempt is left half made for the next agent.
+	a.mu.Lock()
+	a.workersDone = true
+	a.mu.Unlock()
+	a.running.Wait()
 	// A server stopping right after its agent would otherwise leave the
 	// namespaces of finished pods behind until its next start.
 	if released := a.net.released; released != nil {
@@ -251,11 +261,19 @@ func (a *Agent) podChanged(obj any) {
 		return
 	}
 	a.mu.Lock()
+	if a.workersDone {
+		a.mu.Unlock()
+		return
+	}
 	w, ok := a.workers[pod.UID]
 	if !ok {
 		w = newPodWorker(a, pod)
 		a.workers[pod.UID] = w
-		go w.run(a.runCtx)
+		a.running.Add(1)
+		go func() {
+			defer a.running.Done()
+			w.run(a.runCtx)
+		}()
 	}
 	a.mu.Unlock()
 	if ok {

@@ -1,15 +1,20 @@
 package agent
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+
+	ctrruntime "github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/process"
 )
 
 func restarts(n int32) func(*corev1.Pod) bool {
@@ -170,5 +175,55 @@ func TestAttemptNeverStartedIsMadeAgain(t *testing.T) {
 	}
 	if log, err := os.ReadFile(attemptLog(podDir, "c", 0)); err != nil || !strings.HasSuffix(string(log), " stdout F ran\n") {
 		t.Fatalf("attempt 0 log = %q (%v), want the new run's output", log, err)
+	}
+}
+
+// gatedRuntime holds every container start until release is closed.
+type gatedRuntime struct {
+	ctrruntime.Runtime
+	entered chan struct{}
+	once    sync.Once
+	release chan struct{}
+}
+
+func (g *gatedRuntime) Start(ctx context.Context, cfg ctrruntime.ContainerConfig) (ctrruntime.Container, error) {
+	g.once.Do(func() { close(g.entered) })
+	<-g.release
+	return g.Runtime.Start(ctx, cfg)
+}
+
+// TestStopWaitsForAContainerStartUnderWay: Run returns only once a
+// worker in the middle of starting a container is through, so a stopping
+// agent leaves no attempt half made.
+func TestStopWaitsForAContainerStartUnderWay(t *testing.T) {
+	dir := t.TempDir()
+	inner, err := process.New(process.Options{Root: filepath.Join(dir, "runtime")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := &gatedRuntime{Runtime: inner, entered: make(chan struct{}), release: make(chan struct{})}
+	h := startAgentMode(t, nil, dir, nil, IsolationOff, func(c *Config) { c.Runtime = gate })
+	pod := testPod("gated", sh("c", "debian", "sleep 30"))
+	h.create(pod)
+	select {
+	case <-gate.entered:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the container start never began")
+	}
+	h.cancel()
+	select {
+	case <-h.done:
+		t.Fatal("Run returned while a container start was under way")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(gate.release)
+	select {
+	case <-h.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return once the start was through")
+	}
+	attempt := attemptDir(filepath.Join(dir, "pods", string(pod.UID)), "c", 0)
+	if _, err := os.Stat(filepath.Join(attempt, "state.json")); err != nil {
+		t.Fatalf("the started attempt has no recorded state: %v", err)
 	}
 }
