@@ -17,14 +17,7 @@ import (
 func TestFinishedPodsNamespaceServesTheNextPod(t *testing.T) {
 	needRoot(t)
 	h := startAgentMode(t, nil, "", nil, IsolationOn, func(c *Config) { c.PodNetwork.Mode = PodNetworkOn })
-	t.Cleanup(func() {
-		if pn := h.agent.podNet(); pn.manager != nil {
-			for _, k := range pn.manager.Keys() {
-				_ = pn.manager.Teardown(k)
-			}
-			_ = pn.manager.Close()
-		}
-	})
+	removePodNetworksAtEnd(t, h)
 	pn := h.agent.podNet()
 	if pn.manager == nil {
 		t.Fatalf("no pod network: %s", pn.reason)

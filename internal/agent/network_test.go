@@ -24,14 +24,7 @@ import (
 func TestPodNetworkSharedByThePodsContainers(t *testing.T) {
 	needRoot(t)
 	h := startAgentMode(t, nil, "", nil, IsolationOn, func(c *Config) { c.PodNetwork.Mode = PodNetworkOn })
-	t.Cleanup(func() {
-		if pn := h.agent.podNet(); pn.manager != nil {
-			for _, k := range pn.manager.Keys() {
-				_ = pn.manager.Teardown(k)
-			}
-			_ = pn.manager.Close()
-		}
-	})
+	removePodNetworksAtEnd(t, h)
 	addr := "ip -4 -o addr show eth0 | tr -s ' ' | cut -d' ' -f4"
 	pod := testPod("net", sh("main", "debian", "cat /shared/init; "+addr))
 	pod.Spec.InitContainers = []corev1.Container{sh("init", "debian", addr+" > /shared/init")}
@@ -78,6 +71,19 @@ func TestPodNetworkSharedByThePodsContainers(t *testing.T) {
 	}
 }
 
+// removePodNetworksAtEnd tears down every pod network of h's agent and
+// its bridge when the test ends, before the agent stops.
+func removePodNetworksAtEnd(t *testing.T, h *harness) {
+	t.Cleanup(func() {
+		if pn := h.agent.podNet(); pn.manager != nil {
+			for _, k := range pn.manager.Keys() {
+				_ = pn.manager.Teardown(k)
+			}
+			_ = pn.manager.Close()
+		}
+	})
+}
+
 // TestPodNetworkFollowsAnExplicitIsolationMode: an agent told to isolate
 // does not change how its pods are reached unless asked to.
 func TestPodNetworkFollowsAnExplicitIsolationMode(t *testing.T) {
@@ -96,14 +102,7 @@ func TestFinishedPodsGiveUpAddressesWhenTheCIDRRunsShort(t *testing.T) {
 	h := startAgentMode(t, nil, "", nil, IsolationOn, func(c *Config) {
 		c.PodNetwork = PodNetworkConfig{Mode: PodNetworkOn, CIDR: "10.244.250.0/29", Bridge: "bl-brtest29"}
 	})
-	t.Cleanup(func() {
-		if pn := h.agent.podNet(); pn.manager != nil {
-			for _, k := range pn.manager.Keys() {
-				_ = pn.manager.Teardown(k)
-			}
-			_ = pn.manager.Close()
-		}
-	})
+	removePodNetworksAtEnd(t, h)
 	for i := 0; i < 8; i++ {
 		name := "short-" + strconv.Itoa(i)
 		h.create(testPod(name, sh("main", "debian", "true")))
