@@ -94,6 +94,22 @@ func (p *ipam) allocate(key string) (net.IP, error) {
 	if ip, ok := p.byKey[key]; ok {
 		return ip, nil
 	}
+	return p.takeNext(func(ip net.IP) (string, bool, error) {
+		if err := p.record(ip, key); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return "", false, nil
+			}
+			return "", false, err
+		}
+		return key, true, nil
+	})
+}
+
+// takeNext hands out the first free address from the next-fit position
+// that take accepts, under the key take names (false: taken after all,
+// try the next). The caller holds the lock. Next fit: a released address is not handed out again
+// at once, so a peer's stale view of it (a DNS answer) reaches nobody.
+func (p *ipam) takeNext(take func(net.IP) (key string, ok bool, err error)) (net.IP, error) {
 	span := p.last - p.first + 1
 	for i := uint64(0); i < span; i++ {
 		n := p.first + (p.next-p.first+i)%span
@@ -101,47 +117,36 @@ func (p *ipam) allocate(key string) (net.IP, error) {
 		if _, used := p.byAddr[ip.String()]; used {
 			continue
 		}
-		if err := p.record(ip, key); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				continue
-			}
+		key, ok, err := take(ip)
+		if err != nil {
 			return nil, err
 		}
+		if !ok {
+			continue
+		}
 		p.byKey[key], p.byAddr[ip.String()] = ip, key
-		// Next fit: a released address is not handed out again at once,
-		// so a peer's stale view of it (a DNS answer) reaches nobody.
 		p.next = n + 1
 		return ip, nil
 	}
 	return nil, fmt.Errorf("allocating an address in %s: %w", p.subnet, ErrExhausted)
 }
 
-// record writes the allocation file; it fails with os.ErrExist when the
-// address is taken.
 // allocateParked takes a free address for a namespace built ahead of any
 // pod and holds it under its parked key, without a record: after a
 // restart nothing is parked and the address is free.
 func (p *ipam) allocateParked() (net.IP, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	span := p.last - p.first + 1
-	for i := uint64(0); i < span; i++ {
-		n := p.first + (p.next-p.first+i)%span
-		ip := nthIP(p.subnet, n)
-		if _, used := p.byAddr[ip.String()]; used {
-			continue
-		}
+	return p.takeNext(func(ip net.IP) (string, bool, error) {
 		if _, err := os.Stat(filepath.Join(p.dir, ip.String())); err == nil {
-			continue
+			return "", false, nil
 		}
-		key := parkedKey(ip)
-		p.byKey[key], p.byAddr[ip.String()] = ip, key
-		p.next = n + 1
-		return ip, nil
-	}
-	return nil, fmt.Errorf("allocating an address in %s: %w", p.subnet, ErrExhausted)
+		return parkedKey(ip), true, nil
+	})
 }
 
+// record writes the allocation file; it fails with os.ErrExist when the
+// address is taken.
 func (p *ipam) record(ip net.IP, key string) error {
 	path := filepath.Join(p.dir, ip.String())
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)

@@ -99,19 +99,25 @@ func (m *Manager) inNewNamespace(path string, fn func(*netlink.Handle) error) er
 	if err := touch(path); err != nil {
 		return err
 	}
+	return onLockedThread(func() error { return m.onNewNamespace(path, fn) })
+}
+
+// onLockedThread runs fn, which may move its thread into another network
+// namespace, on a locked thread that goes back to the namespace it came
+// from after (not necessarily the node's: a node may be set up from
+// inside another namespace). A thread that cannot go back stays locked
+// and dies with its goroutine.
+func onLockedThread(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// The thread goes back to the namespace it came from, which need
-		// not be the node's (a node set up from inside another namespace).
 		orig, err := netns.Get()
 		if err != nil {
-			// Leave the thread locked: it dies with this goroutine.
 			errc <- fmt.Errorf("opening the thread's network namespace: %w", err)
 			return
 		}
 		defer orig.Close()
-		err = m.onNewNamespace(path, fn)
+		err = fn()
 		if serr := netns.Set(orig); serr != nil {
 			errc <- errors.Join(err, fmt.Errorf("returning to the host network namespace: %w", serr))
 			return

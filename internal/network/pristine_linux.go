@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -266,27 +265,10 @@ func inNamespaceAt(path string, fn func() error) error {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
 	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("opening the thread's network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
+	return onLockedThread(func() error {
 		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("entering %s: %w", path, err)
-			return
+			return fmt.Errorf("entering %s: %w", path, err)
 		}
-		err = fn()
-		if serr := netns.Set(orig); serr != nil {
-			errc <- errors.Join(err, fmt.Errorf("returning to the host network namespace: %w", serr))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
+		return fn()
+	})
 }
