@@ -16,12 +16,13 @@ func newBenchPodStartCommand() *cobra.Command {
 	var count int
 	var modes []string
 	var shim string
-	var standby, hold int
+	var hold int
+	var noForkServer bool
 	cmd := &cobra.Command{
 		Use:   "podstart",
 		Short: "Container start latency of the process runtime at each level of isolation",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := bench.PodStartOptions{Count: count, Standby: standby, Hold: hold}
+			opts := bench.PodStartOptions{Count: count, NoForkServer: noForkServer, Hold: hold}
 			if shim != "" {
 				abs, err := filepath.Abs(shim)
 				if err != nil {
@@ -41,7 +42,7 @@ func newBenchPodStartCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&count, "count", 200, "containers started per mode")
-	cmd.Flags().IntVar(&standby, "standby", 0, "sandbox init steps the supervisor prestarts per kind (0: the runtime's default, negative: none)")
+	cmd.Flags().BoolVar(&noForkServer, "no-fork-server", false, "start an init step process per sandboxed container instead of forking it from the supervisor's fork server")
 	cmd.Flags().IntVar(&hold, "hold", 0, "also measure the supervisor's memory with this many containers running at once")
 	cmd.Flags().StringSliceVar(&modes, "modes", nil, "modes to measure (default: all)")
 	cmd.Flags().StringVar(&shim, "shim", "", "shim binary to use (default: "+process.ShimBinary+" next to this binary, else this binary)")

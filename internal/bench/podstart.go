@@ -54,9 +54,9 @@ type PodStartOptions struct {
 	Modes []PodStartMode
 	// Dir holds the runtime's state; empty uses a temporary directory.
 	Dir string
-	// Standby is process.Options.Standby: prestarted sandbox init steps
-	// per kind in the supervisor (negative: none).
-	Standby int
+	// NoForkServer is process.Options.NoForkServer: an init step process
+	// per sandboxed container instead of forks of the fork server.
+	NoForkServer bool
 	// Hold, when positive, also measures the memory of the runtime's
 	// supervisor while that many containers run at once.
 	Hold int
@@ -162,8 +162,8 @@ func PodStart(ctx context.Context, w io.Writer, opts PodStartOptions) ([]PodStar
 // directory, so that it gets a supervisor of its own, which exits soon
 // after the benchmark.
 func newPodStartRuntime(dir string, opts PodStartOptions) (*process.Runtime, error) {
-	return process.New(process.Options{ShimCommand: opts.ShimCommand, Standby: opts.Standby,
-		Root: filepath.Join(dir, "runtime"), StandbyIdle: 5 * time.Second})
+	return process.New(process.Options{ShimCommand: opts.ShimCommand, NoForkServer: opts.NoForkServer,
+		Root: filepath.Join(dir, "runtime"), Idle: 5 * time.Second})
 }
 
 func podStartSkip(m PodStartMode, mgr *cgroups.Manager) string {

@@ -31,10 +31,25 @@ func podStartCPU(supervisor int) (time.Duration, error) {
 	return cpuTime() + sup, nil
 }
 
-// procTreeCPU is the CPU time (user and system) of process pid and of its
-// reaped descendants so far: for the runtime's supervisor, that of the
-// containers it has run.
+// procTreeCPU is the CPU time (user and system) of process pid, of its
+// reaped descendants so far and of its live children with theirs: for the
+// runtime's supervisor, that of the containers it has run and of its
+// long-lived fork server.
 func procTreeCPU(pid int) (time.Duration, error) {
+	total, err := procCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, child := range procChildren(pid) {
+		if cpu, err := procCPU(child); err == nil {
+			total += cpu
+		}
+	}
+	return total, nil
+}
+
+// procCPU is the CPU time of pid and its reaped descendants.
+func procCPU(pid int) (time.Duration, error) {
 	st, err := procstat.Read(pid)
 	if err != nil {
 		return 0, err
@@ -48,6 +63,24 @@ func procTreeCPU(pid int) (time.Duration, error) {
 		total += time.Duration(ticks) * clockTick
 	}
 	return total, nil
+}
+
+// procChildren lists the live children of every thread of pid.
+func procChildren(pid int) []int {
+	lists, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var pids []int
+	for _, l := range lists {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, child)
+			}
+		}
+	}
+	return pids
 }
 
 // PodHoldResult is the supervisor's memory with n containers running.

@@ -35,15 +35,18 @@ type Options struct {
 	// and log. Runtimes with different roots never share a supervisor.
 	// Default: a per-user directory under os.TempDir().
 	Root string
-	// Standby is how many sandbox init steps of each kind the supervisor
-	// keeps started ahead of need; 0 means the default, negative none.
-	Standby int
-	// StandbyIdle is how long the supervisor stays without containers and
-	// clients before it exits, and how long an unused prestarted init step
-	// is kept; 0 means the default. A supervisor keeps the values it was
-	// started with.
-	StandbyIdle time.Duration
+	// NoForkServer gives each sandboxed container an init step process
+	// of its own instead of forking it from the supervisor's fork server
+	// (forkserver.go); for comparison.
+	NoForkServer bool
+	// Idle is how long the supervisor stays without containers and
+	// clients before it exits; 0 means the default. A supervisor keeps the
+	// values it was started with.
+	Idle time.Duration
 }
+
+// defaultIdle is Options.Idle's default.
+const defaultIdle = time.Minute
 
 // ShimBinary is the name of the optional dedicated shim binary, looked for
 // next to the running executable; its main hands os.Args[2:] to ShimMain.
@@ -58,7 +61,7 @@ type Runtime struct {
 	shim        []string
 	root        string
 	defaultRoot bool
-	standby     int
+	forkServer  bool
 	idle        time.Duration
 }
 
@@ -79,7 +82,7 @@ func New(opts Options) (*Runtime, error) {
 			shim = []string{small, ShimSubcommand}
 		}
 	}
-	r := &Runtime{shim: shim, root: opts.Root, standby: opts.Standby, idle: opts.StandbyIdle}
+	r := &Runtime{shim: shim, root: opts.Root, forkServer: !opts.NoForkServer, idle: opts.Idle}
 	if r.root == "" {
 		r.root, r.defaultRoot = filepath.Join(os.TempDir(), "batchlet-runtime-"+strconv.Itoa(os.Geteuid())), true
 	}
@@ -88,19 +91,13 @@ func New(opts Options) (*Runtime, error) {
 		return nil, fmt.Errorf("runtime directory: %w", err)
 	}
 	r.root = root
-	switch {
-	case r.standby == 0:
-		r.standby = defaultStandby
-	case r.standby < 0:
-		r.standby = 0
-	}
 	if r.idle <= 0 {
-		r.idle = defaultStandbyIdle
+		r.idle = defaultIdle
 	}
 	return r, nil
 }
 
-// Close does nothing: the supervisor, its prestarted init steps and the
+// Close does nothing: the supervisor, its fork server and the
 // running containers outlive the runtime, and the supervisor exits by
 // itself once idle. The runtime stays usable.
 func (r *Runtime) Close() error { return nil }

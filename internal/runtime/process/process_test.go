@@ -14,6 +14,10 @@ import (
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/logfile"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
+	// The C init step, as the shim binary links it: started as
+	// isolate.InitSubcommand, the test binary runs it before Go starts, and
+	// it serves the supervisor's fork server.
+	_ "github.com/batchlet/batchlet/internal/runtime/sandbox/isolate/nsinit"
 )
 
 func TestMain(m *testing.M) {
@@ -36,7 +40,7 @@ func newRuntime(t *testing.T) *Runtime {
 // newRuntimeIn returns a runtime on root; idle 0 is the default.
 func newRuntimeIn(t *testing.T, root string, idle time.Duration) *Runtime {
 	t.Helper()
-	r, err := New(Options{Root: root, StandbyIdle: idle})
+	r, err := New(Options{Root: root, Idle: idle})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,21 +57,19 @@ func pause() int {
 }
 
 // startProcess starts cmd, through the sandbox init step when sp asks
-// for one: a prestarted one from pending when available, else a fresh
-// one. It returns once the container's command runs, with its process and
-// the channel its status arrives on.
-func startProcess(cmd *exec.Cmd, sp spec, r *reaper, pending *pendingPool) (*os.Process, <-chan reapResult, error) {
+// for one: forked by the fork server when one runs, else a fresh one. It
+// returns once the container's command runs, with its process and the
+// channel its status arrives on.
+func startProcess(cmd *exec.Cmd, sp spec, r *reaper, forks *forkServers) (*os.Process, <-chan reapResult, error) {
 	if sp.Sandbox == nil {
 		if err := cmd.Start(); err != nil {
 			return nil, nil, errors.New(startMessage(err, sp))
 		}
 		return cmd.Process, r.watch(cmd.Process), nil
 	}
-	if p := pending.take(sp.Sandbox.Namespaces); p != nil {
-		proc, err := p.Run(cmd, *sp.Sandbox)
-		if proc == nil {
-			return nil, nil, fmt.Errorf("sandbox: the pending init step is gone: %w", err)
-		}
+	proc, err := forks.run(cmd, *sp.Sandbox)
+	switch {
+	case proc != nil:
 		exited := r.watch(proc)
 		if err != nil {
 			// The init step exits by itself after reporting.
@@ -80,6 +78,8 @@ func startProcess(cmd *exec.Cmd, sp spec, r *reaper, pending *pendingPool) (*os.
 			return nil, nil, err
 		}
 		return proc, exited, nil
+	case !errors.Is(err, errNoForkServer):
+		return nil, nil, err
 	}
 	setup, err := wrapSandbox(cmd, *sp.Sandbox)
 	if err != nil {

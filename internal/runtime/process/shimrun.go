@@ -24,8 +24,8 @@ type shimContainer struct {
 
 // shimEnv is what starting a container needs from its supervisor.
 type shimEnv struct {
-	reaper  *reaper
-	pending *pendingPool
+	reaper *reaper
+	forks  *forkServers
 	// base identifies the supervisor in each container's state.
 	base state
 }
@@ -60,7 +60,7 @@ func (e *shimEnv) start(dir string, sp spec) (*shimContainer, error) {
 		logFile.Close()
 		return c.startFailed(err.Error()), nil
 	}
-	proc, exited, err := startProcess(cmd, sp, e.reaper, e.pending)
+	proc, exited, err := startProcess(cmd, sp, e.reaper, e.forks)
 	if err != nil {
 		stdio.closeAll()
 		logFile.Close()

@@ -97,7 +97,7 @@ func (r *Runtime) startSupervisor(key string) error {
 	}
 	defer readyR.Close()
 	args := append(append([]string{}, r.shim[1:]...), SuperviseArg, "--root", r.root, "--key", key,
-		"--idle", r.idle.String(), "--prestart", strconv.Itoa(r.standby), "--ready-fd", "3")
+		"--idle", r.idle.String(), "--fork-server="+strconv.FormatBool(r.forkServer), "--ready-fd", "3")
 	cmd := exec.Command(r.shim[0], args...)
 	cmd.Env = []string{}
 	cmd.Stdout, cmd.Stderr = logFile, logFile

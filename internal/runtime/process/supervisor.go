@@ -29,11 +29,11 @@ func superviseMain(args []string) int {
 	fs := flag.NewFlagSet(SuperviseArg, flag.ContinueOnError)
 	root := fs.String("root", "", "runtime root directory (holds the socket)")
 	key := fs.String("key", "", "identity of the shim binary the socket is named by")
-	idle := fs.Duration("idle", defaultStandbyIdle, "exit after this long without containers and clients")
-	prestart := fs.Int("prestart", defaultStandby, "sandbox init steps kept started per kind (0: none)")
+	idle := fs.Duration("idle", defaultIdle, "exit after this long without containers and clients")
+	forkServer := fs.Bool("fork-server", true, "fork sandboxed containers from one fork server (false: an init step process each)")
 	readyFD := fs.Int("ready-fd", -1, "descriptor to close once the socket accepts connections")
 	if err := fs.Parse(args); err != nil || *root == "" || *key == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: "+ShimSubcommand+" "+SuperviseArg+" --root DIR --key KEY [--idle D] [--prestart N] [--ready-fd FD]")
+		fmt.Fprintln(os.Stderr, "usage: "+ShimSubcommand+" "+SuperviseArg+" --root DIR --key KEY [--idle D] [--fork-server=BOOL] [--ready-fd FD]")
 		return 2
 	}
 	var ready *os.File
@@ -49,7 +49,7 @@ func superviseMain(args []string) int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "becoming a child subreaper: %v\n", err)
 	}
-	s, err := newSupervisor(*root, *key, *idle, *prestart)
+	s, err := newSupervisor(*root, *key, *idle, *forkServer)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -83,14 +83,15 @@ type supervisor struct {
 	sockIno uint64
 }
 
-func newSupervisor(root, key string, idle time.Duration, prestart int) (*supervisor, error) {
+func newSupervisor(root, key string, idle time.Duration, forkServer bool) (*supervisor, error) {
 	if idle <= 0 {
-		idle = defaultStandbyIdle
+		idle = defaultIdle
 	}
 	sockPath, lockPath := supervisorFiles(root, key)
 	s := &supervisor{sockPath: sockPath, lockPath: lockPath, idle: idle, exited: make(chan struct{}),
 		containers: map[string]*shimContainer{}}
-	s.env = &shimEnv{reaper: startReaper(), pending: newPendingPool(prestart, idle)}
+	reaper := startReaper()
+	s.env = &shimEnv{reaper: reaper, forks: newForkServers(forkServer, reaper)}
 	s.env.base.ShimPID = os.Getpid()
 	s.env.base.ShimStart, _ = procStartTime(s.env.base.ShimPID)
 	s.env.base.Supervisor = sockPath
@@ -164,7 +165,7 @@ func (s *supervisor) handle(conn io.ReadWriter) {
 		s.mu.Lock()
 		info := supInfo{PID: os.Getpid(), Containers: len(s.containers)}
 		s.mu.Unlock()
-		info.Prestarted, info.PrestartTaken = s.env.pending.stats()
+		info.ForkServerPID, info.Forked = s.env.forks.stats()
 		_ = fw.writeJSON(supFrameInfo, info)
 	case opStart:
 		if req.Spec == nil || req.Dir == "" {
@@ -296,7 +297,7 @@ func (s *supervisor) idleExit() {
 	s.closing = true
 	_ = s.ln.Close()
 	s.mu.Unlock()
-	s.env.pending.close()
+	s.env.forks.close()
 	close(s.exited)
 }
 

@@ -269,39 +269,33 @@ func supInfoOf(t *testing.T, r *Runtime) supInfo {
 	return info
 }
 
-// startPrestarted starts c once the supervisor has a prestarted init step
-// of kind parked and checks that c took one.
-func startPrestarted(t *testing.T, r *Runtime, c runtime.ContainerConfig, kind string) (runtime.Container, error) {
+// startForked starts c and checks that the supervisor's fork server
+// made its process.
+func startForked(t *testing.T, r *Runtime, c runtime.ContainerConfig) (runtime.Container, error) {
 	t.Helper()
-	var before supInfo
-	eventually(t, "a prestarted "+kind+" init step", func() bool {
-		before = supInfoOf(t, r)
-		return before.Prestarted[kind] > 0
-	})
+	before := supInfoOf(t, r)
 	ctr, err := r.Start(context.Background(), c)
-	if after := supInfoOf(t, r); after.PrestartTaken != before.PrestartTaken+1 {
-		t.Fatalf("prestarted init steps taken: %d before, %d after", before.PrestartTaken, after.PrestartTaken)
+	after := supInfoOf(t, r)
+	if after.Forked != before.Forked+1 || after.ForkServerPID == 0 {
+		t.Fatalf("containers forked: %d before, %d after (fork server pid %d)", before.Forked, after.Forked, after.ForkServerPID)
 	}
 	return ctr, err
 }
 
-func TestPrestartedInitRunsSandboxedContainer(t *testing.T) {
+// sandboxed gives c fresh namespaces and a hostname.
+func sandboxed(c runtime.ContainerConfig) runtime.ContainerConfig {
+	c.Sandbox = &isolate.Spec{Namespaces: true, Hostname: "warm-pod"}
+	return c
+}
+
+func TestForkServerRunsSandboxedContainer(t *testing.T) {
 	requireRoot(t)
 	r := newRuntime(t)
-	sb := func(c runtime.ContainerConfig) runtime.ContainerConfig {
-		c.Sandbox = &isolate.Spec{Namespaces: true, Hostname: "warm-pod"}
-		return c
-	}
-	// The first sandboxed container starts cold and fills the pool.
-	ctr, err := r.Start(context.Background(), sb(cfg(t, "true")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitExit(t, ctr)
+	sb := sandboxed
 
 	t.Run("pid 1 and hostname", func(t *testing.T) {
 		c := sb(cfg(t, "sh", "-c", "echo $$ $(hostname) $GREETING; exit 4"))
-		ctr, err := startPrestarted(t, r, c, "namespaces")
+		ctr, err := startForked(t, r, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +308,7 @@ func TestPrestartedInitRunsSandboxedContainer(t *testing.T) {
 	})
 	t.Run("pid 1 ignores unhandled SIGTERM", func(t *testing.T) {
 		c := sb(cfg(t, "sh", "-c", "kill -TERM $$; echo survived"))
-		ctr, err := startPrestarted(t, r, c, "namespaces")
+		ctr, err := startForked(t, r, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +322,7 @@ func TestPrestartedInitRunsSandboxedContainer(t *testing.T) {
 	t.Run("terminal", func(t *testing.T) {
 		c := sb(cfg(t, "sh", "-c", "tty >/dev/null && echo on-tty"))
 		c.TTY = true
-		ctr, err := startPrestarted(t, r, c, "namespaces")
+		ctr, err := startForked(t, r, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -340,7 +334,7 @@ func TestPrestartedInitRunsSandboxedContainer(t *testing.T) {
 		}
 	})
 	t.Run("missing command", func(t *testing.T) {
-		_, err := startPrestarted(t, r, sb(cfg(t, "no-such-command-xyz")), "namespaces")
+		_, err := startForked(t, r, sb(cfg(t, "no-such-command-xyz")))
 		var se *runtime.StartError
 		if !errors.As(err, &se) || !strings.Contains(se.Message, "no-such-command-xyz") {
 			t.Fatalf("err = %v, want a StartError naming the command", err)
@@ -442,5 +436,56 @@ func TestAdoptWaitsForAStartUnderWay(t *testing.T) {
 	}
 	if exit := waitExit(t, adopted); exit.ExitCode != 137 {
 		t.Fatalf("adopted exit = %+v, want 137", exit)
+	}
+}
+
+func TestKilledForkServerIsReplaced(t *testing.T) {
+	requireRoot(t)
+	r := newRuntime(t)
+	ctr, err := startForked(t, r, sandboxed(cfg(t, "true")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, ctr)
+	first := supInfoOf(t, r).ForkServerPID
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c := sandboxed(cfg(t, "hostname"))
+	ctr, err = startForked(t, r, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
+		t.Fatalf("exit = %+v, log %q", exit, readLog(t, c.LogPath))
+	}
+	if got := readLog(t, c.LogPath); got != "warm-pod\n" {
+		t.Fatalf("log = %q", got)
+	}
+	if now := supInfoOf(t, r).ForkServerPID; now == first {
+		t.Fatalf("fork server pid still %d after it was killed", now)
+	}
+}
+
+func TestWithoutForkServerEachContainerHasItsInitStep(t *testing.T) {
+	requireRoot(t)
+	r, err := New(Options{Root: t.TempDir(), NoForkServer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopSupervisor(t, r) })
+	c := sandboxed(cfg(t, "sh", "-c", "echo $$ $(hostname)"))
+	ctr, err := r.Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
+		t.Fatalf("exit = %+v", exit)
+	}
+	if got := readLog(t, c.LogPath); got != "1 warm-pod\n" {
+		t.Fatalf("log = %q", got)
+	}
+	if info := supInfoOf(t, r); info.Forked != 0 || info.ForkServerPID != 0 {
+		t.Fatalf("fork server used although disabled: %+v", info)
 	}
 }

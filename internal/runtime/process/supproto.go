@@ -40,8 +40,8 @@ type supRequest struct {
 type supInfo struct {
 	PID        int `json:"pid"`
 	Containers int `json:"containers"`
-	// Prestarted counts the parked sandbox init steps by kind
-	// ("namespaces", "init"); PrestartTaken those handed to containers.
-	Prestarted    map[string]int `json:"prestarted,omitempty"`
-	PrestartTaken int            `json:"prestartTaken,omitempty"`
+	// ForkServerPID is the fork server's process (0: none runs); Forked
+	// counts the containers it made.
+	ForkServerPID int   `json:"forkServerPID,omitempty"`
+	Forked        int64 `json:"forked,omitempty"`
 }

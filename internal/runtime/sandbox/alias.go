@@ -31,7 +31,6 @@ type (
 	Spec             = isolate.Spec
 	Mount            = isolate.Mount
 	Setup            = isolate.Setup
-	Pending          = isolate.Pending
 	UnsupportedError = isolate.UnsupportedError
 	SetupError       = isolate.SetupError
 )
@@ -42,11 +41,6 @@ func InitMain(args []string) int { return isolate.InitMain(args) }
 // Wrap routes cmd through the init step; see isolate.Wrap.
 func Wrap(cmd *exec.Cmd, sp Spec, initArgv []string) (*Setup, error) {
 	return isolate.Wrap(cmd, sp, initArgv)
-}
-
-// Prestart starts an init step ahead of its container; see isolate.Prestart.
-func Prestart(initArgv []string, namespaces bool) (*Pending, error) {
-	return isolate.Prestart(initArgv, namespaces)
 }
 
 // EnterArgv runs argv inside a sandboxed container; see isolate.EnterArgv.

@@ -1,9 +1,12 @@
 package isolate
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,13 +24,16 @@ func BenchmarkInitStep(b *testing.B) {
 	}
 	vol := b.TempDir()
 	cases := []struct {
-		name string
-		wrap bool
-		sp   Spec
+		name   string
+		wrap   bool
+		forked bool
+		sp     Spec
 	}{
 		{name: "bare"},
 		{name: "init-step", wrap: true},
+		{name: "forked", forked: true},
 		{name: "namespaces", wrap: true, sp: Spec{Namespaces: true, Hostname: "bench"}},
+		{name: "forked+namespaces", forked: true, sp: Spec{Namespaces: true, Hostname: "bench"}},
 		{name: "namespaces+volume", wrap: true, sp: Spec{Namespaces: true, Hostname: "bench",
 			Mounts: []Mount{{Source: vol, Target: "/batchlet-bench-input"}}}},
 	}
@@ -36,7 +42,29 @@ func BenchmarkInitStep(b *testing.B) {
 			if tc.sp.Namespaces && os.Geteuid() != 0 {
 				b.Skip("namespaces need root")
 			}
-			before := childrenCPU(b)
+			var server *ForkServer
+			if tc.forked {
+				if useGoInit {
+					b.Skip("the Go init step serves no forks")
+				}
+				var err error
+				if server, err = StartForkServer(argv); err != nil {
+					b.Fatal(err)
+				}
+				defer func() {
+					server.Close()
+					_ = server.cmd.Wait()
+				}()
+			}
+			// The fork server's own CPU (its clones) counts, read live.
+			cpu := func() time.Duration {
+				t := childrenCPU(b)
+				if server != nil {
+					t += liveCPU(b, server.Pid())
+				}
+				return t
+			}
+			before := cpu()
 			for i := 0; i < b.N; i++ {
 				sp := tc.sp
 				if len(sp.Mounts) > 0 {
@@ -45,13 +73,48 @@ func BenchmarkInitStep(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := startTrue(argv, tc.wrap, sp); err != nil {
+				var err error
+				if server != nil {
+					err = forkTrue(server, sp)
+				} else {
+					err = startTrue(argv, tc.wrap, sp)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(childrenCPU(b)-before)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(cpu()-before)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// liveCPU is the user and system time of a live process.
+func liveCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name: state is field 3, utime 14, stime 15.
+	rest := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, err1 := strconv.ParseUint(rest[11], 10, 64)
+	stime, err2 := strconv.ParseUint(rest[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parsing /proc/%d/stat: %q", pid, data)
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func forkTrue(server *ForkServer, sp Spec) error {
+	cmd := exec.Command("/bin/true")
+	cmd.Env = []string{}
+	proc, err := server.Run(cmd, sp)
+	if proc != nil {
+		if _, werr := proc.Wait(); err == nil {
+			err = werr
+		}
+	}
+	return err
 }
 
 func childrenCPU(b *testing.B) time.Duration {

@@ -20,8 +20,8 @@ import (
 // It is the fallback for binaries without package nsinit; nsinit's C
 // init step, which the shim uses, must keep doing exactly what this does.
 func InitMain(args []string) int {
-	if len(args) == 2 && args[0] == pendingArg {
-		return pendingMain(args[1])
+	if len(args) == 2 && args[0] == forkServerArg {
+		return forkServerUnsupported()
 	}
 	if len(args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: "+InitSubcommand+" SPEC_FD STATUS_FD")

@@ -43,13 +43,20 @@ func wrappedSetupError(t *testing.T, argv []string, cmd *exec.Cmd, sp Spec) stri
 	return se.Message
 }
 
-func pendingSetupError(t *testing.T, argv []string, cmd *exec.Cmd, sp Spec) string {
+func forkedSetupError(t *testing.T, argv []string, cmd *exec.Cmd, sp Spec) string {
 	t.Helper()
-	p, err := Prestart(argv, sp.Namespaces)
+	f, err := StartForkServer(argv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proc, err := p.Run(cmd, sp)
+	defer func() {
+		f.Close()
+		_ = f.cmd.Wait()
+	}()
+	proc, err := f.Run(cmd, sp)
+	if proc == nil {
+		t.Fatalf("no process: %v", err)
+	}
 	if _, werr := proc.Wait(); werr != nil {
 		t.Fatal(werr)
 	}
@@ -107,11 +114,8 @@ func TestInitStepsReportTheSameErrors(t *testing.T) {
 				"C wrapped":  wrappedSetupError(t, cInitArgv(), tc.cmd(), sp),
 				"Go wrapped": wrappedSetupError(t, goInitArgv(), tc.cmd(), tc.sp(t)),
 			}
-			if len(sp.CgroupProcs) == 0 {
-				// A pending init step passes its own stdio.
-				msgs["C pending"] = pendingSetupError(t, cInitArgv(), withStdio(tc.cmd()), tc.sp(t))
-				msgs["Go pending"] = pendingSetupError(t, goInitArgv(), withStdio(tc.cmd()), tc.sp(t))
-			}
+			// The fork server passes stdio only.
+			msgs["C forked"] = forkedSetupError(t, cInitArgv(), withStdio(tc.cmd()), tc.sp(t))
 			for how, msg := range msgs {
 				if msg != tc.want {
 					t.Errorf("%s: %q, want %q", how, msg, tc.want)
@@ -216,7 +220,7 @@ func TestMalformedSpecIsReported(t *testing.T) {
 
 func TestInitStepRefusesBadArguments(t *testing.T) {
 	for _, argv := range [][]string{cInitArgv(), goInitArgv()} {
-		for _, args := range [][]string{{}, {"1", "2"}, {"x", "4"}, {"3"}, {pendingArg, "2"}, {pendingArg, "x"}} {
+		for _, args := range [][]string{{}, {"1", "2"}, {"x", "4"}, {"3"}} {
 			cmd := exec.Command(argv[0], append(argv[1:], args...)...)
 			cmd.Env = []string{}
 			out, _ := cmd.CombinedOutput()

@@ -66,7 +66,7 @@ type initSpec struct {
 	Args []string
 	Env  []string
 	Dir  string
-	// Terminal makes stdin the controlling terminal (pending init only).
+	// Terminal makes stdin the controlling terminal (fork server only).
 	Terminal bool
 	// NetNSFD is the init step's descriptor of NetNS, opened by the
 	// parent: the init step's mount namespace may predate the file.

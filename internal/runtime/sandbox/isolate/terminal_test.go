@@ -34,19 +34,16 @@ func openPTY(t *testing.T) (ptm, pts *os.File) {
 	return ptm, pts
 }
 
-// TestPendingTerminalBecomesControllingTerminal: with Setctty the command
+// TestForkedTerminalBecomesControllingTerminal: with Setctty the command
 // leads a new session whose controlling terminal is its stdin.
-func TestPendingTerminalBecomesControllingTerminal(t *testing.T) {
+func TestForkedTerminalBecomesControllingTerminal(t *testing.T) {
 	for _, ns := range []bool{false, true} {
 		t.Run(fmt.Sprintf("namespaces=%v", ns), func(t *testing.T) {
 			if ns {
 				requireNamespaces(t)
 			}
 			_, pts := openPTY(t)
-			p, err := Prestart(initArgv(), ns)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := startForkServer(t)
 			r, w, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
@@ -57,7 +54,7 @@ func TestPendingTerminalBecomesControllingTerminal(t *testing.T) {
 			cmd.Env = []string{"PATH=/usr/bin:/bin"}
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, w, w
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-			proc, runErr := p.Run(cmd, Spec{Namespaces: ns})
+			proc, runErr := f.Run(cmd, Spec{Namespaces: ns})
 			w.Close()
 			if _, err := proc.Wait(); err != nil {
 				t.Fatal(err)

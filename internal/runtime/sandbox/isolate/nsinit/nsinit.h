@@ -5,8 +5,8 @@
 #include <stddef.h>
 
 #define NSINIT_SUBCOMMAND "sandbox-init"
-#define NSINIT_PENDING_ARG "--pending"
-/* Largest spec a pending init step takes in one message (as prestart.go). */
+#define NSINIT_FORK_SERVER_ARG "--fork-server"
+/* Largest spec the fork server takes in one message (as forkserver.go). */
 #define NSINIT_MAX_SPEC (4 << 20)
 
 struct nsinit_mount {
@@ -59,9 +59,15 @@ char *nsinit_join(const char *a, const char *b);
 int nsinit_depth(const char *p);
 /* nsinit_xmalloc never returns NULL: it fails the init step instead. */
 void *nsinit_xmalloc(size_t n);
+/* nsinit_use_arena makes nsinit_xmalloc hand out buf's len bytes in turn,
+ * never to be freed; NULL returns it to malloc. */
+void nsinit_use_arena(char *buf, size_t len);
 
 /* container.c */
 void nsinit_exec_container(struct nsinit_spec *sp) __attribute__((noreturn));
+
+/* forkserver.c */
+void nsinit_fork_server(const char *sock_arg) __attribute__((noreturn));
 
 /* view.c */
 void nsinit_build_view(struct nsinit_spec *sp);

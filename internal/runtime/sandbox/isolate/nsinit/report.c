@@ -18,6 +18,32 @@
 
 static int status_fd = -1;
 
+/* The arena, when set, serves allocations instead of malloc: a child of
+ * the fork server shares the server's memory, where whatever it left
+ * allocated would stay for good. */
+static char *arena;
+static size_t arena_len, arena_used;
+
+void nsinit_use_arena(char *buf, size_t len)
+{
+	arena = buf;
+	arena_len = len;
+	arena_used = 0;
+}
+
+/* allocate takes n bytes from the arena or malloc; NULL when out. */
+static void *allocate(size_t n)
+{
+	if (!arena)
+		return malloc(n ? n : 1);
+	size_t need = (n + 15) & ~(size_t)15;
+	if (need < n || need > arena_len - arena_used)
+		return NULL;
+	void *p = arena + arena_used;
+	arena_used += need;
+	return p;
+}
+
 void nsinit_set_status_fd(int fd) { status_fd = fd; }
 
 /* count_args is the number of string verbs (%s, %q) in fmt. */
@@ -71,7 +97,7 @@ void nsinit_fail(int code, int errnum, const char *fmt, ...)
 	size_t len = 1 + strlen(num) + 1 + strlen(fmt) + 1;
 	for (int i = 0; i < nargs; i++)
 		len += strlen(args[i]) + 1;
-	char *msg = malloc(len);
+	char *msg = allocate(len);
 	if (msg) {
 		char *p = msg;
 		*p++ = '\0';
@@ -101,7 +127,7 @@ const char *nsinit_itoa(int slot, long long n)
 
 void *nsinit_xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
+	void *p = allocate(n);
 	if (!p)
 		nsinit_die(ENOMEM, "sandbox: allocating memory: %v");
 	return p;
