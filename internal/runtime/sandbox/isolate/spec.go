@@ -11,7 +11,9 @@
 // the init step is package nsinit's C code, linked into the shim, which
 // does the same before the Go runtime starts (the runtime's start-up
 // would be most of the init step's cost); InitMain is its Go twin, the
-// fallback of binaries that do not import nsinit.
+// fallback of binaries that do not import nsinit. The C init step can
+// also run as a fork server (ForkServer), started once, that clones
+// itself per container: a container then costs no exec but its own.
 //
 // It depends on nothing beyond the standard library and x/sys, because it
 // runs in the shim and in every container's init step, whose start-up cost each
