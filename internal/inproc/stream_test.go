@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // eventHandler streams like a watch: header and flush at once, then one
@@ -159,10 +160,11 @@ func TestContextCancel(t *testing.T) {
 
 // TestWatchOpenCloseLeaksNothing opens and closes a watch-like stream many
 // times, half by closing the body and half by cancelling the context; the
-// goroutine count returns to where it was.
+// goroutine count returns to where it was once the workers have idled out.
 func TestWatchOpenCloseLeaksNothing(t *testing.T) {
 	h := newEventHandler()
 	tr := New(h, nil)
+	tr.idleTimeout = time.Millisecond
 	base := runtime.NumGoroutine()
 	for i := range 500 {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/klog/v2"
 )
@@ -29,20 +30,44 @@ var ErrUpgrade = errors.New("inproc: protocol upgrades (exec, attach, port-forwa
 // ErrHijack is what a handler's Hijack returns.
 var ErrHijack = errors.New("inproc: the in-process transport has no connection to hijack")
 
+// defaultIdleTimeout is how long a worker waits for another request
+// before it exits.
+const defaultIdleTimeout = 15 * time.Second
+
 // Transport serves requests with a handler in this process. Each request
-// runs the handler on its own goroutine, so concurrent requests proceed
-// concurrently, as streams of an HTTP/2 connection do.
+// runs the handler on a goroutine of its own for as long as it lasts, so
+// concurrent requests proceed concurrently, as streams of an HTTP/2
+// connection do. Those goroutines (workers) are reused: a worker that
+// finished a request takes the next one if it arrives within the idle
+// timeout, and exits otherwise. A reused worker keeps the stack the
+// handler grew, which a fresh goroutine would grow again by copying it
+// several times per request. A request that finds no idle worker starts
+// a new one, so long requests (watches) never hold up others.
 type Transport struct {
 	handler http.Handler
 	mark    func(context.Context) context.Context
 	served  atomic.Uint64
+
+	// handoff is unbuffered: a send succeeds only while a worker waits.
+	handoff     chan task
+	idleTimeout time.Duration
+	workers     atomic.Int64  // running
+	idle        atomic.Int64  // waiting for a request
+	started     atomic.Uint64 // ever started
+}
+
+// task is one request for a worker.
+type task struct {
+	w      *responseWriter
+	r      *http.Request
+	cancel context.CancelFunc
 }
 
 // New returns a transport serving with handler. mark, when not nil,
 // derives each handler request's context: it lets the handler's
 // authenticator recognise requests that only this transport can make.
 func New(handler http.Handler, mark func(context.Context) context.Context) *Transport {
-	return &Transport{handler: handler, mark: mark}
+	return &Transport{handler: handler, mark: mark, handoff: make(chan task), idleTimeout: defaultIdleTimeout}
 }
 
 // Requests is how many requests the transport has handed to its handler.
@@ -76,7 +101,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	sreq := serverRequest(handlerCtx, req)
 	w := newResponseWriter(req, sreq.Method == http.MethodHead)
 	t.served.Add(1)
-	go t.serve(w, sreq, cancel)
+	t.dispatch(task{w: w, r: sreq, cancel: cancel})
 
 	select {
 	case <-w.committed:
@@ -97,6 +122,44 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	})
 	w.resp.Body = b
 	return w.resp, nil
+}
+
+// dispatch hands tk to an idle worker, or to a new one when none waits.
+func (t *Transport) dispatch(tk task) {
+	select {
+	case t.handoff <- tk:
+	default:
+		t.workers.Add(1)
+		t.started.Add(1)
+		go t.work(tk)
+	}
+}
+
+// work serves tk, then whatever requests reach it before it has been idle
+// for the idle timeout. The counts stay right however it ends, even when
+// a handler calls runtime.Goexit.
+func (t *Transport) work(tk task) {
+	defer t.workers.Add(-1)
+	var timer *time.Timer
+	for {
+		t.serve(tk.w, tk.r, tk.cancel)
+		// Nothing of the finished request stays reachable while idle.
+		tk = task{}
+		if timer == nil {
+			timer = time.NewTimer(t.idleTimeout)
+			defer timer.Stop()
+		} else {
+			timer.Reset(t.idleTimeout)
+		}
+		t.idle.Add(1)
+		select {
+		case tk = <-t.handoff:
+			t.idle.Add(-1)
+		case <-timer.C:
+			t.idle.Add(-1)
+			return
+		}
+	}
 }
 
 // serve runs the handler and finishes the response however it ends: a
