@@ -142,3 +142,20 @@ func TestStoppedAgentLeavesNoFinishedPodNetwork(t *testing.T) {
 		t.Fatalf("namespaces left after the agent stopped: %v", left)
 	}
 }
+
+// TestPodDirsGoneFromOneListing: a pod's directory counts as gone when
+// the listing of the pods' directories lacks it, and every pod's does
+// when there is no pods' directory at all.
+func TestPodDirsGoneFromOneListing(t *testing.T) {
+	a := &Agent{cfg: Config{DataDir: t.TempDir()}}
+	if gone := a.podDirsGone(); !gone("any") {
+		t.Fatal("a pod counts as present without a pods' directory")
+	}
+	if err := os.MkdirAll(a.podDir("present"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	gone := a.podDirsGone()
+	if gone("present") || !gone("absent") {
+		t.Fatalf("gone(present) = %v, gone(absent) = %v", gone("present"), gone("absent"))
+	}
+}

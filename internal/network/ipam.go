@@ -1,14 +1,17 @@
 package network
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrExhausted is returned when every address of the pod CIDR is in use.
@@ -19,15 +22,20 @@ var ErrExhausted = errors.New("no free address left in the pod CIDR")
 // allocation survives a restart, and a crash between two steps leaves
 // either a complete record or none.
 type ipam struct {
-	dir     string
-	subnet  *net.IPNet
-	gateway net.IP
+	dir string
+	// parkedDir keeps the record files of parked addresses out of dir,
+	// so that a restart finds no record for them, for their next pod:
+	// renaming a file back costs a fraction of creating one.
+	parkedDir string
+	subnet    *net.IPNet
+	gateway   net.IP
 	// first and last bound the assignable host numbers.
 	first, last uint64
 
-	mu     sync.Mutex
-	byKey  map[string]net.IP
-	byAddr map[string]string
+	mu    sync.Mutex
+	byKey map[string]net.IP
+	// byAddr is keyed by the address as a number.
+	byAddr map[uint32]string
 	next   uint64
 }
 
@@ -43,11 +51,19 @@ func newIPAM(dir string, subnet *net.IPNet) (*ipam, error) {
 		return nil, fmt.Errorf("pod CIDR %s: too small, need at least a /29", subnet)
 	}
 	size := uint64(1) << uint(bits-ones)
-	p := &ipam{dir: dir, subnet: subnet, gateway: nthIP(subnet, 1), first: 2, last: size - 2,
-		byKey: map[string]net.IP{}, byAddr: map[string]string{}}
+	p := &ipam{dir: dir, parkedDir: dir + "-parked", subnet: subnet, gateway: nthIP(subnet, 1),
+		first: 2, last: size - 2, byKey: map[string]net.IP{}, byAddr: map[uint32]string{}}
 	p.next = p.first
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating address records: %w", err)
+	}
+	// Nothing is parked at a start: the records kept for parked
+	// addresses are stale.
+	if err := os.RemoveAll(p.parkedDir); err != nil {
+		return nil, fmt.Errorf("clearing parked address records: %w", err)
+	}
+	if err := os.Mkdir(p.parkedDir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating parked address records: %w", err)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -69,19 +85,20 @@ func newIPAM(dir string, subnet *net.IPNet) (*ipam, error) {
 			continue
 		}
 		p.byKey[key] = ip.To4()
-		p.byAddr[ip.String()] = key
+		p.byAddr[ipNum(ip)] = key
 	}
 	return p, nil
 }
 
-// nthIP is the n-th address of subnet.
+// nthIP is the n-th address of the IPv4 subnet.
 func nthIP(subnet *net.IPNet, n uint64) net.IP {
-	base := new(big.Int).SetBytes(subnet.IP.To4())
-	v := base.Add(base, new(big.Int).SetUint64(n)).Bytes()
 	out := make(net.IP, 4)
-	copy(out[4-len(v):], v)
+	binary.BigEndian.PutUint32(out, ipNum(subnet.IP)+uint32(n))
 	return out
 }
+
+// ipNum is an IPv4 address as a number.
+func ipNum(ip net.IP) uint32 { return binary.BigEndian.Uint32(ip.To4()) }
 
 // allocate returns key's address, assigning the next free one when key
 // has none.
@@ -111,12 +128,13 @@ func (p *ipam) allocate(key string) (net.IP, error) {
 // at once, so a peer's stale view of it (a DNS answer) reaches nobody.
 func (p *ipam) takeNext(take func(net.IP) (key string, ok bool, err error)) (net.IP, error) {
 	span := p.last - p.first + 1
+	base := ipNum(p.subnet.IP)
 	for i := uint64(0); i < span; i++ {
 		n := p.first + (p.next-p.first+i)%span
-		ip := nthIP(p.subnet, n)
-		if _, used := p.byAddr[ip.String()]; used {
+		if _, used := p.byAddr[base+uint32(n)]; used {
 			continue
 		}
+		ip := nthIP(p.subnet, n)
 		key, ok, err := take(ip)
 		if err != nil {
 			return nil, err
@@ -124,7 +142,7 @@ func (p *ipam) takeNext(take func(net.IP) (key string, ok bool, err error)) (net
 		if !ok {
 			continue
 		}
-		p.byKey[key], p.byAddr[ip.String()] = ip, key
+		p.byKey[key], p.byAddr[base+uint32(n)] = ip, key
 		p.next = n + 1
 		return ip, nil
 	}
@@ -183,8 +201,13 @@ func (p *ipam) release(key string) error {
 	if err := os.Remove(filepath.Join(p.dir, ip.String())); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("releasing address %s: %w", ip, err)
 	}
+	if isParkedKey(key) {
+		if err := os.Remove(filepath.Join(p.parkedDir, ip.String())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("releasing address %s: %w", ip, err)
+		}
+	}
 	delete(p.byKey, key)
-	delete(p.byAddr, ip.String())
+	delete(p.byAddr, ipNum(ip))
 	return nil
 }
 
@@ -210,9 +233,13 @@ func isParkedKey(key string) bool { return strings.HasPrefix(key, parkedKeyPrefi
 
 // rekey hands from's address to to, which must hold none. A parked key's
 // address has no record: after a restart nothing is parked, so the
-// address is free. Any other key's record is written in place; a crash
-// mid-write leaves it empty, which frees the address at the next start,
-// or naming a key no pod has, which the agent frees as a finished pod's.
+// address is free. Its last record is moved aside, and moved back with
+// the new key written over the old when the address goes to a pod; a
+// crash before the move back leaves no record, as for any parked
+// address. Without a record aside, the new key's record is written in
+// place; a crash mid-write leaves it empty, which frees the address at
+// the next start, or naming a key no pod has, which the agent frees as
+// a finished pod's.
 func (p *ipam) rekey(from, to string) error {
 	if to == "" || strings.Contains(to, "\n") {
 		return fmt.Errorf("invalid allocation key %q", to)
@@ -227,14 +254,66 @@ func (p *ipam) rekey(from, to string) error {
 		return fmt.Errorf("moving the address of %q: %q already holds %s", from, to, held)
 	}
 	path := filepath.Join(p.dir, ip.String())
-	if isParkedKey(to) {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("releasing address %s: %w", ip, err)
+	aside := filepath.Join(p.parkedDir, ip.String())
+	switch {
+	case isParkedKey(to):
+		if err := os.Rename(path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				return fmt.Errorf("releasing address %s: %w", ip, errors.Join(err, rerr))
+			}
 		}
-	} else if err := os.WriteFile(path, []byte(to+"\n"), 0o640); err != nil {
-		return fmt.Errorf("recording address %s: %w", ip, err)
+	case isParkedKey(from):
+		if err := restoreRecord(aside, path, to); err != nil {
+			return fmt.Errorf("recording address %s: %w", ip, err)
+		}
+	default:
+		if err := os.WriteFile(path, []byte(to+"\n"), 0o640); err != nil {
+			return fmt.Errorf("recording address %s: %w", ip, err)
+		}
 	}
 	delete(p.byKey, from)
-	p.byKey[to], p.byAddr[ip.String()] = ip, to
+	p.byKey[to], p.byAddr[ipNum(ip)] = ip, to
+	return nil
+}
+
+// restoreRecord writes key over the record moved aside to aside and moves
+// it back to path, or writes path afresh without one.
+func restoreRecord(aside, path, key string) error {
+	err := overwrite(aside, key+"\n")
+	if errors.Is(err, os.ErrNotExist) {
+		return os.WriteFile(path, []byte(key+"\n"), 0o640)
+	}
+	if err == nil {
+		err = os.Rename(aside, path)
+	}
+	if err != nil {
+		return errors.Join(err, os.Remove(aside))
+	}
+	return nil
+}
+
+// overwrite replaces the contents of the existing file at path with
+// data, without the cost of truncating it first when data is as long.
+func overwrite(path, data string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if n, err := unix.Pwrite(fd, []byte(data), 0); err != nil || n != len(data) {
+		if err == nil {
+			err = io.ErrShortWrite
+		}
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	if st.Size > int64(len(data)) {
+		if err := unix.Ftruncate(fd, int64(len(data))); err != nil {
+			return &os.PathError{Op: "truncate", Path: path, Err: err}
+		}
+	}
 	return nil
 }

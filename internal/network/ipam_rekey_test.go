@@ -67,3 +67,41 @@ func TestIPAMRekeyParksAnAddressAndHandsItOn(t *testing.T) {
 		t.Fatalf("after reload pod-b holds %v, %v; want %s", got, ok, ip)
 	}
 }
+
+// TestIPAMParkedRecordIsRewrittenForItsNextKey: the record of a parked
+// address, handed on to a key shorter than its last, holds that key
+// alone; a restart forgets the records of parked addresses.
+func TestIPAMParkedRecordIsRewrittenForItsNextKey(t *testing.T) {
+	dir := t.TempDir()
+	subnet := mustCIDR(t, "10.244.8.0/29")
+	p, err := newIPAM(dir, subnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := p.allocate("a-rather-long-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.rekey("a-rather-long-key", parkedKey(ip)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.rekey(parkedKey(ip), "short"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, ip.String()))
+	if err != nil || string(data) != "short\n" {
+		t.Fatalf("record of %s = %q, %v; want exactly short", ip, data, err)
+	}
+	if err := p.rekey("short", parkedKey(ip)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newIPAM(dir, subnet); err != nil {
+		t.Fatal(err)
+	}
+	if aside, err := os.ReadDir(p.parkedDir); err != nil || len(aside) != 0 {
+		t.Fatalf("records of parked addresses after a restart: %v, %v", aside, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ip.String())); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("record of the parked %s after a restart (%v)", ip, err)
+	}
+}

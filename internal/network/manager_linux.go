@@ -14,7 +14,9 @@ import (
 	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Manager is a node's pod network.
@@ -26,8 +28,11 @@ type Manager struct {
 	// any thread; hostNS is that namespace.
 	host   *netlink.Handle
 	hostNS netns.NsHandle
-	ipam   *ipam
-	pool   *pool
+	// hostSock is a netlink socket in the host namespace for requests
+	// the handle has no call for.
+	hostSock *nl.SocketHandle
+	ipam     *ipam
+	pool     *pool
 	// keys serialises set-up and teardown per key.
 	keys keyLocks
 	// built and reused count namespaces made and handed on, for the log.
@@ -78,6 +83,12 @@ func New(cfg Config) (*Manager, error) {
 		m.hostNS.Close()
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
+	sock, err := nl.GetNetlinkSocketAt(m.hostNS, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		m.closeHandles()
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	m.hostSock = &nl.SocketHandle{Socket: sock}
 	if err := withFreshHandle(m.hostHandle, sweepStale); err != nil {
 		slog.Warn("removing stale pod networks", "err", err)
 	}
@@ -317,6 +328,9 @@ func (m *Manager) Close() error {
 func (m *Manager) closeHandles() {
 	if m.host != nil {
 		m.host.Close()
+	}
+	if m.hostSock != nil {
+		m.hostSock.Close()
 	}
 	if m.hostNS.IsOpen() {
 		m.hostNS.Close()

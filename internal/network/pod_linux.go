@@ -10,15 +10,21 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // podInterface is the pod's end of its veth pair, as in Kubernetes.
 const podInterface = "eth0"
+
+// loopbackIndex is the index of the loopback in every network namespace
+// (LOOPBACK_IFINDEX).
+const loopbackIndex = 1
 
 // vethName is the host end's name: unique per bridge and address, within
 // the 15 bytes an interface name may have. It does not name the pod, so a
@@ -35,32 +41,40 @@ func (m *Manager) build(p *Pod) error {
 	if err := m.inNewNamespace(p.NetNS, func(h *netlink.Handle) error { return m.wirePod(h, p) }); err != nil {
 		return err
 	}
-	host, err := m.host.LinkByName(p.HostVeth)
-	if err != nil {
-		return fmt.Errorf("finding veth %s: %w", p.HostVeth, err)
-	}
-	if err := m.host.LinkSetMasterByIndex(host, m.bridge.Attrs().Index); err != nil {
-		return fmt.Errorf("attaching %s to %s: %w", p.HostVeth, m.Bridge(), err)
-	}
-	if err := m.host.LinkSetUp(host); err != nil {
-		return fmt.Errorf("setting %s up: %w", p.HostVeth, err)
+	if err := m.attachToBridge(p.HostVeth); err != nil {
+		return fmt.Errorf("attaching %s to %s and setting it up: %w", p.HostVeth, m.Bridge(), err)
 	}
 	return nil
+}
+
+// attachToBridge enslaves the host link called name to the bridge and
+// sets it up, in one request that names the link: the netlink library
+// takes three, looking the link up first.
+func (m *Manager) attachToBridge(name string) error {
+	req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: m.hostSock}
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
+	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(m.bridge.Attrs().Index))))
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
 }
 
 // wirePod runs inside the pod's namespace: the pair is made there with
 // its host end moved straight to the host, so the pod end can be eth0.
 func (m *Manager) wirePod(h *netlink.Handle, p *Pod) error {
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("finding the pod's loopback: %w", err)
-	}
+	// The kernel gives every namespace's loopback the same index, so it
+	// need not be looked up.
+	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: loopbackIndex}}
 	if err := h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("setting the pod's loopback up: %w", err)
 	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: podInterface},
+	// eth0 is made up, which saves a request of its own.
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: podInterface, Flags: net.FlagUp},
 		PeerName: p.HostVeth, PeerNamespace: netlink.NsFd(int(m.hostNS))}
-	err = h.LinkAdd(veth)
+	err := h.LinkAdd(veth)
 	if errors.Is(err, unix.EEXIST) {
 		// The pair of a namespace destroyed with this address moments
 		// ago, which the kernel has not cleaned up yet.
@@ -74,16 +88,16 @@ func (m *Manager) wirePod(h *netlink.Handle, p *Pod) error {
 	if err != nil {
 		return fmt.Errorf("creating veth pair %s/%s: %w", podInterface, p.HostVeth, err)
 	}
-	eth, err := h.LinkByName(podInterface)
-	if err != nil {
-		return fmt.Errorf("finding the pod's %s: %w", podInterface, err)
+	// LinkAdd looked the new link up for its index already.
+	var eth netlink.Link = veth
+	if veth.Index == 0 {
+		if eth, err = h.LinkByName(podInterface); err != nil {
+			return fmt.Errorf("finding the pod's %s: %w", podInterface, err)
+		}
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.IP, Mask: m.subnet.Mask}}
 	if err := h.AddrAdd(eth, addr); err != nil {
 		return fmt.Errorf("addressing the pod's %s: %w", podInterface, err)
-	}
-	if err := h.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("setting the pod's %s up: %w", podInterface, err)
 	}
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: m.Gateway()}); err != nil {
 		return fmt.Errorf("adding the pod's default route: %w", err)
@@ -111,12 +125,11 @@ func onLockedThread(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		orig, err := netns.Get()
+		orig, err := threadNamespace()
 		if err != nil {
 			errc <- fmt.Errorf("opening the thread's network namespace: %w", err)
 			return
 		}
-		defer orig.Close()
 		err = fn()
 		if serr := netns.Set(orig); serr != nil {
 			errc <- errors.Join(err, fmt.Errorf("returning to the host network namespace: %w", serr))
@@ -126,6 +139,31 @@ func onLockedThread(fn func() error) error {
 		errc <- err
 	}()
 	return <-errc
+}
+
+// unlockedNS is the network namespace of the threads no goroutine has
+// locked, opened once: a thread moved elsewhere is either moved back
+// before it is unlocked or dies, and the runtime makes new threads from
+// one that never moved.
+var unlockedNS struct {
+	mu     sync.Mutex
+	ns     netns.NsHandle
+	opened bool
+}
+
+// threadNamespace is the namespace of the calling thread, which a
+// goroutine has just locked and not moved yet.
+func threadNamespace() (netns.NsHandle, error) {
+	unlockedNS.mu.Lock()
+	defer unlockedNS.mu.Unlock()
+	if !unlockedNS.opened {
+		ns, err := netns.Get()
+		if err != nil {
+			return netns.None(), err
+		}
+		unlockedNS.ns, unlockedNS.opened = ns, true
+	}
+	return unlockedNS.ns, nil
 }
 
 func (m *Manager) onNewNamespace(path string, fn func(*netlink.Handle) error) error {
@@ -186,18 +224,40 @@ func unmountOnly(path string) error {
 
 // moveNamespace makes the namespace mounted at from available at to
 // instead. A bind mount and an unmount, not MS_MOVE, which the kernel
-// refuses under a shared mount such as /run usually is. With keep, from
-// stays as an empty file: creating and removing files is what costs most
-// here.
-func moveNamespace(from, to string, keep bool) error {
-	if err := touch(to); err != nil {
+// refuses under a shared mount such as /run usually is. Creating a file
+// is what costs most here, so none is made that need not be: a missing
+// to is made of spare, an empty file an earlier move left, when there is
+// one; from stays as an empty file with keep, else it becomes spare
+// (when given) or is removed.
+func moveNamespace(from, to, spare string, keep bool) error {
+	err := unix.Mount(from, to, "", unix.MS_BIND, "")
+	if errors.Is(err, unix.ENOENT) {
+		if err := makeFile(to, spare); err != nil {
+			return err
+		}
+		if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
+			return errors.Join(fmt.Errorf("bind-mounting %s at %s: %w", from, to, err), os.Remove(to))
+		}
+	} else if err != nil {
+		return fmt.Errorf("bind-mounting %s at %s: %w", from, to, err)
+	}
+	if err := unmountOnly(from); err != nil || keep {
 		return err
 	}
-	if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
-		return errors.Join(fmt.Errorf("bind-mounting %s at %s: %w", from, to, err), os.Remove(to))
+	if spare != "" && unix.Rename(from, spare) == nil {
+		return nil
 	}
-	if keep {
-		return unmountOnly(from)
+	if err := os.Remove(from); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", from, err)
 	}
-	return unmountNamespace(from)
+	return nil
+}
+
+// makeFile creates the empty file path, renaming spare to it when there
+// is one.
+func makeFile(path, spare string) error {
+	if spare != "" && unix.Rename(spare, path) == nil {
+		return nil
+	}
+	return touch(path)
 }

@@ -167,6 +167,12 @@ func (m *Manager) parkedPath(ip net.IP) string {
 	return filepath.Join(m.nsDir, parkedPrefix+ip.String())
 }
 
+// sparePath is the empty file a parked namespace's last pod left, which
+// its next pod's file is made of.
+func (m *Manager) sparePath(ip net.IP) string {
+	return filepath.Join(m.nsDir, parkedPrefix+ip.String()+".spare")
+}
+
 // park keeps p's namespace for another pod when the pool has room and the
 // namespace is as build left it, and reports whether it did. Otherwise p
 // is left as it was, for the caller to destroy.
@@ -180,7 +186,7 @@ func (m *Manager) park(p *Pod) bool {
 		return false
 	}
 	to := m.parkedPath(p.IP)
-	if err := moveNamespace(p.NetNS, to, false); err != nil {
+	if err := moveNamespace(p.NetNS, to, m.sparePath(p.IP), false); err != nil {
 		m.pool.unreserve()
 		slog.Warn("parking pod network", "pod", p.Key, "err", err)
 		// Whichever of the two paths still holds the namespace, the
@@ -209,7 +215,7 @@ func (m *Manager) unpark(key string) (*Pod, bool) {
 		err := m.ipam.rekey(parkedKey(ip), key)
 		if err == nil {
 			// The parked file stays, for the address's next parking.
-			if err = moveNamespace(m.parkedPath(ip), p.NetNS, true); err == nil {
+			if err = moveNamespace(m.parkedPath(ip), p.NetNS, m.sparePath(ip), true); err == nil {
 				return p, true
 			}
 			err = errors.Join(err, m.ipam.rekey(key, parkedKey(ip)))
@@ -232,7 +238,9 @@ func (m *Manager) prewarm() {
 	for m.pool.reserveWarm() {
 		if err := m.buildParked(); err != nil {
 			m.pool.unreserve()
-			if !errors.Is(err, errClosed) {
+			// A full CIDR is no fault: finished pods' addresses are
+			// reclaimed when pods need them.
+			if !errors.Is(err, errClosed) && !errors.Is(err, ErrExhausted) {
 				slog.Warn("building a pod network ahead", "err", err)
 			}
 			return
@@ -263,7 +271,11 @@ func (m *Manager) buildParked() error {
 
 // destroyParked removes a parked namespace and frees its address.
 func (m *Manager) destroyParked(ip net.IP) error {
-	return errors.Join(unmountNamespace(m.parkedPath(ip)), m.ipam.release(parkedKey(ip)))
+	var err error
+	if rerr := os.Remove(m.sparePath(ip)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = fmt.Errorf("removing %s: %w", m.sparePath(ip), rerr)
+	}
+	return errors.Join(unmountNamespace(m.parkedPath(ip)), err, m.ipam.release(parkedKey(ip)))
 }
 
 // expireParked destroys the namespaces that idled too long.

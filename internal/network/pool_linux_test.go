@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -228,6 +230,25 @@ func TestTamperedNamespaceIsNotReused(t *testing.T) {
 			conn.AddTable(&nftables.Table{Name: "pod", Family: nftables.TableFamilyINet})
 			return conn.Flush()
 		},
+		"global IPv6 address": func(h *netlink.Handle, _ *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			extra := &net.IPNet{IP: net.ParseIP("2001:db8::7"), Mask: net.CIDRMask(64, 128)}
+			return h.AddrAdd(eth, &netlink.Addr{IPNet: extra, Flags: unix.IFA_F_NODAD})
+		},
+		"static IPv6 neighbour": func(h *netlink.Handle, _ *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			return h.NeighAdd(&netlink.Neigh{LinkIndex: eth.Attrs().Index, Family: netlink.FAMILY_V6,
+				State: netlink.NUD_PERMANENT, IP: net.ParseIP("fe80::1"), HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}})
+		},
+		"iptables table": func(_ *netlink.Handle, _ *Manager) error {
+			return instantiateIptablesFilter()
+		},
 		"static neighbour": func(h *netlink.Handle, m *Manager) error {
 			eth, err := h.LinkByName(podInterface)
 			if err != nil {
@@ -274,6 +295,158 @@ func TestTamperedNamespaceIsNotReused(t *testing.T) {
 	if err := m.checkPristine(p); err != nil {
 		t.Fatalf("checkPristine of a fresh namespace: %v", err)
 	}
+}
+
+// instantiateIptablesFilter makes the legacy iptables filter table exist
+// in the calling thread's namespace, as the iptables command does by
+// asking for its size.
+func instantiateIptablesFilter() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	const getInfo = 64 // IPT_SO_GET_INFO
+	var info [84]byte  // struct ipt_getinfo, named by its first field
+	copy(info[:], "filter")
+	size := uint32(len(info))
+	if _, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_IP, getInfo,
+		uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&size)), 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// TestReusedNamespaceRecyclesItsFiles: parking and reusing a namespace
+// makes its next pod's namespace file and address record of what its
+// last pod left, and leaves nothing of them once the namespace goes.
+func TestReusedNamespaceRecyclesItsFiles(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	m, err := New(Config{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			_ = m.Close()
+		}
+	})
+	a := mustSetup(t, m, "pod-a")
+	mustPark(t, m, "pod-a")
+	ip := a.IP.String()
+	if _, err := os.Stat(a.NetNS); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("pod-a's namespace file left after parking (%v)", err)
+	}
+	if _, ok := addressRecords(t, dir)[ip]; ok {
+		t.Fatalf("parked %s still recorded", ip)
+	}
+	if !nsMounted(m.parkedPath(a.IP)) {
+		t.Fatal("the parked namespace is not mounted")
+	}
+
+	// A key of another length than the last one's.
+	b := mustSetup(t, m, "pod-b-with-a-longer-key")
+	if !b.IP.Equal(a.IP) || m.reused.Load() == 0 {
+		t.Fatalf("pod-b got %s, want the parked %s", b.IP, a.IP)
+	}
+	if !nsMounted(b.NetNS) {
+		t.Fatal("pod-b's namespace is not mounted")
+	}
+	if _, err := os.Stat(m.sparePath(a.IP)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("spare file left after reuse (%v)", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "addresses", ip))
+	if err != nil || string(data) != "pod-b-with-a-longer-key\n" {
+		t.Fatalf("record of %s = %q, %v; want pod-b's key", ip, data, err)
+	}
+	mustPark(t, m, "pod-b-with-a-longer-key")
+	c := mustSetup(t, m, "pod-c")
+	data, err = os.ReadFile(filepath.Join(dir, "addresses", c.IP.String()))
+	if err != nil || string(data) != "pod-c\n" {
+		t.Fatalf("record of %s = %q, %v; want pod-c", c.IP, data, err)
+	}
+	mustPark(t, m, "pod-c")
+
+	closed = true
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.nsDir); !errors.Is(err, os.ErrNotExist) {
+		entries, _ := os.ReadDir(m.nsDir)
+		t.Fatalf("namespace directory left after Close: %v", entries)
+	}
+	aside, err := os.ReadDir(filepath.Join(dir, "addresses-parked"))
+	if err != nil || len(aside) != 0 {
+		t.Fatalf("parked address records left after Close: %v, %v", aside, err)
+	}
+}
+
+// TestFullCIDRDoesNotWarnWhenBuildingAhead: a node whose CIDR is full
+// builds no namespace ahead, and says nothing of it: finished pods'
+// addresses are reclaimed when a pod needs one.
+func TestFullCIDRDoesNotWarnWhenBuildingAhead(t *testing.T) {
+	requireRoot(t)
+	var logs syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	m, err := New(Config{StateDir: t.TempDir(), CIDR: "10.244.213.0/29", PoolWarm: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, k := range m.Keys() {
+			_ = m.Teardown(k)
+		}
+		_ = m.Close()
+	})
+	// A /29 has 5 addresses for pods, some taken by the warm ones, which
+	// pods take in turn. One built ahead while the last pod found the
+	// CIDR full is taken by the next pod.
+	pods := 0
+	fill := func() {
+		for ; ; pods++ {
+			_, err := m.Setup(fmt.Sprintf("pod-%d", pods))
+			if errors.Is(err, ErrExhausted) {
+				return
+			}
+			if err != nil || pods == 10 {
+				t.Fatalf("Setup of pod %d: %v, want the CIDR full after 5", pods, err)
+			}
+		}
+	}
+	fill()
+	waitFor(t, "building ahead to stop", func() bool { return !m.warming.Load() })
+	fill()
+	waitFor(t, "building ahead to stop", func() bool { return !m.warming.Load() })
+	m.prewarm()
+	if m.Parked() != 0 {
+		t.Fatalf("Parked() = %d with the CIDR full", m.Parked())
+	}
+	if strings.Contains(logs.String(), "building a pod network ahead") {
+		t.Fatalf("a full CIDR was warned about:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a log sink that goroutines share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestPoolIsCappedAndEmptiesWhenIdle(t *testing.T) {

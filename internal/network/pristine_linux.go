@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -95,35 +96,36 @@ func checkLinks(h *netlink.Handle, mtu int) (int, error) {
 }
 
 // checkAddrs wants 127.0.0.1/8 and the pod's address only, and no IPv6
-// address beyond loopback and link-local ones.
+// address beyond loopback and link-local ones. One dump covers both
+// families.
 func (m *Manager) checkAddrs(h *netlink.Handle, p *Pod, eth int) error {
-	v4, err := h.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return fmt.Errorf("listing addresses: %w", err)
 	}
 	own := &net.IPNet{IP: p.IP, Mask: m.subnet.Mask}
 	var sawLo, sawOwn bool
-	for _, a := range v4 {
-		switch {
-		case a.LinkIndex == eth && a.IPNet.String() == own.String() && !sawOwn:
-			sawOwn = true
-		case a.LinkIndex != eth && a.IPNet.String() == "127.0.0.1/8" && !sawLo:
-			sawLo = true
+	for _, a := range addrs {
+		switch len(a.IP) {
+		case net.IPv4len:
+			switch {
+			case a.LinkIndex == eth && a.IPNet.String() == own.String() && !sawOwn:
+				sawOwn = true
+			case a.LinkIndex != eth && a.IPNet.String() == "127.0.0.1/8" && !sawLo:
+				sawLo = true
+			default:
+				return fmt.Errorf("unexpected address %s", a.IPNet)
+			}
+		case net.IPv6len:
+			if !a.IP.IsLoopback() && !a.IP.IsLinkLocalUnicast() {
+				return fmt.Errorf("unexpected address %s", a.IPNet)
+			}
 		default:
 			return fmt.Errorf("unexpected address %s", a.IPNet)
 		}
 	}
 	if !sawOwn {
 		return fmt.Errorf("%s lost its address %s", podInterface, own)
-	}
-	v6, err := h.AddrList(nil, netlink.FAMILY_V6)
-	if err != nil {
-		return fmt.Errorf("listing addresses: %w", err)
-	}
-	for _, a := range v6 {
-		if !a.IP.IsLoopback() && !a.IP.IsLinkLocalUnicast() {
-			return fmt.Errorf("unexpected address %s", a.IPNet)
-		}
 	}
 	return nil
 }
@@ -198,17 +200,16 @@ func checkRules(h *netlink.Handle) error {
 
 // checkNeighbours refuses static neighbour entries, which would outlive
 // the pod that made them.
+// One dump covers both families.
 func checkNeighbours(h *netlink.Handle) error {
-	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		neighs, err := h.NeighList(0, family)
-		if err != nil {
-			return fmt.Errorf("listing neighbours: %w", err)
-		}
-		for _, n := range neighs {
-			// Multicast entries are the kernel's own (NOARP).
-			if n.State&netlink.NUD_PERMANENT != 0 && !n.IP.IsMulticast() {
-				return fmt.Errorf("static neighbour %s", n.IP)
-			}
+	neighs, err := h.NeighList(0, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("listing neighbours: %w", err)
+	}
+	for _, n := range neighs {
+		// Multicast entries are the kernel's own (NOARP).
+		if n.State&netlink.NUD_PERMANENT != 0 && !n.IP.IsMulticast() {
+			return fmt.Errorf("static neighbour %s", n.IP)
 		}
 	}
 	return nil
@@ -230,23 +231,23 @@ func checkQdiscs(h *netlink.Handle) error {
 }
 
 // checkFilterTables wants no nftables table and no legacy iptables table
-// in the calling thread's namespace. The nftables dump is a bare netlink
-// request: a client library costs several times more.
+// in the calling thread's namespace. Both are read with bare system
+// calls: a netlink client library, or the os package's files (which
+// register procfs files with the poller), cost several times more.
 func checkFilterTables() error {
-	req := nl.NewNetlinkRequest(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETTABLE, unix.NLM_F_DUMP)
-	req.AddData(&nl.Nfgenmsg{NfgenFamily: unix.AF_UNSPEC, Version: nl.NFNETLINK_V0})
-	msgs, err := req.Execute(unix.NETLINK_NETFILTER, 0)
+	n, err := countNftTables()
 	switch {
 	case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ENOENT):
 		// No nf_tables in this kernel: no table either.
 	case err != nil:
 		return fmt.Errorf("listing nftables tables: %w", err)
-	case len(msgs) > 0:
-		return fmt.Errorf("%d nftables tables", len(msgs))
+	case n > 0:
+		return fmt.Errorf("%d nftables tables", n)
 	}
+	var buf [256]byte
 	for _, f := range []string{"ip_tables_names", "ip6_tables_names", "arp_tables_names"} {
-		data, err := os.ReadFile("/proc/thread-self/net/" + f)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		data, err := readSmallFile("/proc/thread-self/net/"+f, buf[:])
+		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("reading %s: %w", f, err)
 		}
 		if s := strings.TrimSpace(string(data)); s != "" {
@@ -254,6 +255,94 @@ func checkFilterTables() error {
 		}
 	}
 	return nil
+}
+
+// readSmallFile reads the start of path into buf, which is all of a
+// file that fits. A table name list that does not fit still reads as
+// not empty, which is all that is asked of it.
+func readSmallFile(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		r, err := unix.Read(fd, buf[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r == 0 {
+			break
+		}
+		n += r
+	}
+	return buf[:n], nil
+}
+
+// dumpBufs hold a netlink dump's messages: the kernel fills up to 32 KiB
+// per read for a reader that offers as much.
+var dumpBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// countNftTables dumps the nftables tables of the calling thread's
+// namespace over a netlink socket of its own and counts them.
+func countNftTables() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	const getTable = unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETTABLE
+	const newTable = unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWTABLE
+	req := nl.NewNetlinkRequest(getTable, unix.NLM_F_DUMP)
+	req.AddData(&nl.Nfgenmsg{NfgenFamily: unix.AF_UNSPEC, Version: nl.NFNETLINK_V0})
+	if err := unix.Sendto(fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, err
+	}
+	bp := dumpBufs.Get().(*[]byte)
+	defer dumpBufs.Put(bp)
+	buf := *bp
+	count := 0
+	for {
+		n, from, err := unix.Recvfrom(fd, buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+			continue
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return 0, err
+		}
+		for _, msg := range msgs {
+			if msg.Header.Seq != req.Seq {
+				continue
+			}
+			if msg.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
+				return 0, unix.EINTR
+			}
+			switch msg.Header.Type {
+			case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+				// Both may carry an error number; a bare done ends
+				// the dump.
+				if len(msg.Data) >= 4 {
+					if errno := int32(nl.NativeEndian().Uint32(msg.Data[:4])); errno != 0 {
+						return 0, syscall.Errno(-errno)
+					}
+				}
+				return count, nil
+			case newTable:
+				count++
+			}
+		}
+	}
 }
 
 // inNamespaceAt runs fn on a thread inside the namespace mounted at path.
