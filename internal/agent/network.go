@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,7 +209,7 @@ func (a *Agent) setUpPodNetwork(pod *corev1.Pod) (*network.Pod, error) {
 		// waited; if not, finished pods in their grace period give
 		// theirs up.
 		if p, err = m.Setup(string(pod.UID)); errors.Is(err, network.ErrExhausted) {
-			a.releaseFinishedPodNetworks(m, true)
+			a.releaseFinishedPodNetworks(m, true, reclaimLimit(m))
 			p, err = m.Setup(string(pod.UID))
 		}
 		pn.reclaim.Unlock()
@@ -331,21 +332,34 @@ func (a *Agent) releasePodNetworks(ctx context.Context, m *network.Manager) {
 			// Finished pods' networks go now; running pods keep theirs
 			// for the next agent; the bridge goes when none is left.
 			a.net.stopping.Store(true)
-			a.releaseFinishedPodNetworks(m, true)
+			a.releaseFinishedPodNetworks(m, true, 0)
 			if err := m.Close(); err != nil {
 				slog.Warn("closing the pod network", "err", err)
 			}
 			return
 		case <-t.C():
-			a.releaseFinishedPodNetworks(m, false)
+			a.releaseFinishedPodNetworks(m, false, 0)
 		}
 	}
 }
 
+// minReclaim is how many finished pods' networks a node short of
+// addresses frees at least when none can be kept for reuse.
+const minReclaim = 8
+
+// reclaimLimit is how many finished pods' networks a node short of
+// addresses frees before their grace period is over: as many as can be
+// parked for the next pods, which take them over instead of building
+// namespaces while others are destroyed.
+func reclaimLimit(m *network.Manager) int {
+	return max(m.ParkRoom(), minReclaim)
+}
+
 // releaseFinishedPodNetworks frees the networks of pods whose directory is
-// gone, and of finished pods once their grace period is over (at once
-// with now set).
-func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool) {
+// gone, and of finished pods once their grace period is over. With now set
+// it frees finished pods' networks at once, the longest finished first,
+// at most limit of them when limit is positive.
+func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool, limit int) {
 	var withIP []types.UID
 	a.podIPs.Range(func(k, _ any) bool {
 		withIP = append(withIP, k.(types.UID))
@@ -372,19 +386,39 @@ func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool) {
 			}
 		}
 	}
+	type finishedPod struct {
+		uid  types.UID
+		done time.Time
+	}
+	var release []types.UID
+	var early []finishedPod
 	for _, k := range keys {
 		uid := types.UID(k)
 		if finished[uid] {
 			a.podNetworkDone(uid)
 		}
-		done, marked := a.netDone.Load(uid)
-		due := marked && (now || a.clock.Since(done.(time.Time)) >= finishedPodNetworkGrace)
-		if !gone(uid) && !due {
-			continue
+		v, marked := a.netDone.Load(uid)
+		switch {
+		case gone(uid):
+			release = append(release, uid)
+		case !marked:
+		case a.clock.Since(v.(time.Time)) >= finishedPodNetworkGrace:
+			release = append(release, uid)
+		case now:
+			early = append(early, finishedPod{uid, v.(time.Time)})
 		}
+	}
+	sort.Slice(early, func(i, j int) bool { return early[i].done.Before(early[j].done) })
+	for i, e := range early {
+		if limit > 0 && i >= limit {
+			break
+		}
+		release = append(release, e.uid)
+	}
+	for _, uid := range release {
 		a.netDone.Delete(uid)
 		if err := a.tearDownPodNetwork(m, uid); err != nil {
-			slog.Warn("tearing down pod network", "pod", k, "err", err)
+			slog.Warn("tearing down pod network", "pod", uid, "err", err)
 		}
 	}
 }

@@ -287,6 +287,10 @@ func (m *Manager) teardown(key string, reuse bool) error {
 // Parked is the number of namespaces waiting for a pod.
 func (m *Manager) Parked() int { return m.pool.count() }
 
+// ParkRoom is how many more namespaces Park may keep for reuse; pods
+// released beyond it have theirs destroyed.
+func (m *Manager) ParkRoom() int { return m.pool.room() }
+
 // removeNamespace unmounts the namespace. With its last reference gone
 // the kernel destroys it and its end of the veth pair, which takes the
 // host end along: deleting the veth here instead costs ~30 ms of kernel

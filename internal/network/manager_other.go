@@ -32,6 +32,7 @@ func (m *Manager) Setup(string) (*Pod, error) { return nil, errUnsupported }
 func (m *Manager) Teardown(string) error      { return nil }
 func (m *Manager) Park(string) error          { return nil }
 func (m *Manager) Parked() int                { return 0 }
+func (m *Manager) ParkRoom() int              { return 0 }
 func (m *Manager) Close() error               { return nil }
 
 // SyncPeers has nothing to route without a pod network.

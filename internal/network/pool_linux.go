@@ -157,6 +157,13 @@ func (p *pool) drain() []net.IP {
 }
 
 // count is the number of parked namespaces.
+// room is how many more namespaces may be parked.
+func (p *pool) room() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(p.size-len(p.parked)-p.reserved, 0)
+}
+
 func (p *pool) count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
