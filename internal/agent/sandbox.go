@@ -54,10 +54,10 @@ type podSandbox struct {
 	netns    string
 }
 
-// volumeDir and etcDir live in the runtime's sandbox directory, which the
-// pod's cleanup removes.
+// Volumes live in the runtime's sandbox directory, which the pod's
+// cleanup removes, and so do the /etc files, in the directory itself: one
+// directory fewer to make per pod.
 func volumeDir(sandboxDir string) string { return filepath.Join(sandboxDir, "volumes") }
-func etcDir(sandboxDir string) string    { return filepath.Join(sandboxDir, "etc") }
 
 // setUpPod materialises a pod's volumes and /etc files. Without isolation
 // a pod that mounts volumes cannot run as written and gets an
@@ -97,7 +97,7 @@ func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir string) (*pod
 			return nil, fmt.Errorf("rendering resolv.conf: %w", err)
 		}
 	}
-	sb.etc, err = sandbox.WriteEtcFiles(pod, sandbox.EtcFiles{Dir: etcDir(dir), PodIPs: podIPs,
+	sb.etc, err = sandbox.WriteEtcFiles(pod, sandbox.EtcFiles{Dir: dir, PodIPs: podIPs,
 		ResolvConf: resolv, ClusterDomain: a.clusterDomain()})
 	if err != nil {
 		return nil, err
@@ -196,10 +196,8 @@ func (a *Agent) containerSandbox(pod *corev1.Pod, c *corev1.Container, sb *podSa
 	if err != nil {
 		return nil, nil, err
 	}
+	// The init step makes it when a mount target is missing.
 	scratch := filepath.Join(sb.dir, "scratch", c.Name+"-"+attempt)
-	if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("creating container scratch directory: %w", err)
-	}
 	all := append([]sandbox.Mount{}, sb.etc...)
 	if !mountsAt(mounts, "/tmp") && !withinTmp(a.cfg.DataDir) {
 		tmp, err := privateTmp(sb.dir, c.Name+"-"+attempt)

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -123,11 +125,41 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("setting mode of %s: %w", path, err)
+	// Only a umask that takes read bits away needs the extra write.
+	if umaskOf()&0o644 != 0 {
+		if err := os.Chmod(tmp, 0o644); err != nil {
+			return fmt.Errorf("setting mode of %s: %w", path, err)
+		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("replacing %s: %w", path, err)
 	}
 	return nil
+}
+
+var (
+	umaskOnce  sync.Once
+	umaskValue os.FileMode
+)
+
+// umaskOf is the process's umask, read once from /proc/self/status (which
+// unlike umask(2) leaves it unchanged); when it cannot be read, it counts
+// as taking every bit away.
+func umaskOf() os.FileMode {
+	umaskOnce.Do(func() {
+		umaskValue = 0o777
+		data, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					umaskValue = os.FileMode(m)
+				}
+				return
+			}
+		}
+	})
+	return umaskValue
 }

@@ -103,6 +103,9 @@ func TestInitStepsReportTheSameErrors(t *testing.T) {
 			c.Dir = "/nonexistent-workdir"
 			return c
 		}, nsSpec, `failed to start container process: chdir to cwd ("/nonexistent-workdir") set in config.json failed: no such file or directory`},
+		{"scratch directory not makeable", trueCmd, func(t *testing.T) Spec {
+			return Spec{Namespaces: true, ScratchDir: notExec + "/scratch", Mounts: []Mount{{Source: "/tmp", Target: "/nonexistent-target/x"}}}
+		}, `sandbox: creating scratch directory ` + notExec + `/scratch: mkdir ` + notExec + `: not a directory`},
 		{"cgroup not joinable", trueCmd, func(t *testing.T) Spec {
 			return Spec{CgroupProcs: []string{"/nonexistent-cgroup/cgroup.procs"}}
 		}, `sandbox: joining cgroup /nonexistent-cgroup: open /nonexistent-cgroup/cgroup.procs: no such file or directory`},

@@ -152,6 +152,32 @@ func TestMissingTargetBelowExistingDirectory(t *testing.T) {
 	}
 }
 
+// TestScratchDirMadeWhenNeeded: the scratch directory need not exist; the
+// init step makes it (parents too) only for a missing target, and it
+// stays empty on the host.
+func TestScratchDirMadeWhenNeeded(t *testing.T) {
+	requireNamespaces(t)
+	base := t.TempDir()
+	unused := filepath.Join(base, "unused", "c-0")
+	out, code := run(t, Spec{Namespaces: true, ScratchDir: unused, Mounts: []Mount{{Source: t.TempDir(), Target: "/tmp"}}}, "echo ok")
+	if code != 0 || out != "ok\n" {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(base, "unused")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("scratch directory made without a missing target: %v", err)
+	}
+	needed := filepath.Join(base, "scratch", "c-0")
+	target := hostTarget(t)
+	out, code = run(t, Spec{Namespaces: true, ScratchDir: needed, Mounts: []Mount{{Source: t.TempDir(), Target: target}}}, "test -d "+target+" && echo ok")
+	if code != 0 || out != "ok\n" {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+	entries, err := os.ReadDir(needed)
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("scratch directory on the host: %v entries, err %v; want it made and empty", entries, err)
+	}
+}
+
 func TestExitStatusAndPID1Signals(t *testing.T) {
 	requireNamespaces(t)
 	for _, ns := range []bool{false, true} {

@@ -46,10 +46,11 @@ type Spec struct {
 	Hostname string `json:"hostname,omitempty"`
 	// Mounts are made in order of their target depth, parents first.
 	Mounts []Mount `json:"mounts,omitempty"`
-	// ScratchDir is an existing, empty host directory private to this
-	// container (under the agent's data dir). When a target must be
-	// created, the container's root is rebuilt on a tmpfs mounted here
-	// inside the private namespace; nothing appears on the host.
+	// ScratchDir is a host directory private to this container (under the
+	// agent's data dir), empty or not yet made. When a target must be
+	// created, the init step makes it and rebuilds the container's root on
+	// a tmpfs mounted there inside the private namespace; nothing else
+	// appears on the host.
 	ScratchDir string `json:"scratchDir,omitempty"`
 	// NetNS is a network namespace file (a bind mount of one) the
 	// container joins, shared by the containers of its pod; empty keeps

@@ -94,6 +94,10 @@ func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 // pivotToMirror makes "/" a private tmpfs that mirrors the host's root.
 func (v *viewBuilder) pivotToMirror(scratch string) error {
 	cwd, _ := os.Getwd()
+	// Made only now: most containers never need it.
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return fmt.Errorf("sandbox: creating scratch directory %s: %w", scratch, err)
+	}
 	if err := unix.Mount("tmpfs", scratch, "tmpfs", 0, "mode=0755"); err != nil {
 		return fmt.Errorf("sandbox: mounting scratch tmpfs: %w", err)
 	}

@@ -73,8 +73,11 @@ func SetUp(ctx context.Context, pod *corev1.Pod, opts Options) (Volumes, error) 
 	if opts.Dir == "" {
 		return nil, errors.New("volumes: no directory given")
 	}
-	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("creating volume directory: %w", err)
+	// A directory costs a file system write; pods without volumes need none.
+	if len(pod.Spec.Volumes) > 0 {
+		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+			return nil, fmt.Errorf("creating volume directory: %w", err)
+		}
 	}
 	vols := make(Volumes, len(pod.Spec.Volumes))
 	for i := range pod.Spec.Volumes {

@@ -166,6 +166,11 @@ static void pivot_to_mirror(struct view *v, const char *scratch)
 {
 	char cwd[PATH_MAX];
 	int have_cwd = getcwd(cwd, sizeof cwd) != NULL;
+	/* Made only now: most containers never need it. */
+	const char *failed = scratch;
+	int err = mkdir_all(scratch, 0700, &failed);
+	if (err)
+		nsinit_die(err, "sandbox: creating scratch directory %s: mkdir %s: %v", scratch, failed);
 	if (mount("tmpfs", scratch, "tmpfs", 0, "mode=0755") != 0)
 		nsinit_die(errno, "sandbox: mounting scratch tmpfs: %v");
 	char *put_old = nsinit_join(scratch, OLD_ROOT_NAME);
