@@ -26,7 +26,9 @@ const (
 	frameExit
 )
 
-// socketFile is the container's session socket in its state directory.
+// socketFile is the session socket in a container's state directory that
+// earlier supervisors made for each container; the current one serves
+// sessions on its own socket (opSession).
 const socketFile = "shim.sock"
 
 // maxFrame bounds one frame's payload.
@@ -162,17 +164,46 @@ func dialSocket(path string) (io.ReadWriteCloser, error) {
 	return dialUnix(addr)
 }
 
-func listenShim(dir string) (*sockListener, error) {
-	ln, err := listenSocket(filepath.Join(dir, socketFile))
-	if err != nil {
-		return nil, fmt.Errorf("listening on shim socket: %w", err)
-	}
-	return ln, nil
-}
-
 // errNoShim means nothing serves the container's sessions (it has ended,
 // or predates sessions).
 var errNoShim = errors.New("container is not running")
+
+// dialSession connects to the session service of c: its supervisor's
+// socket, or the container's own socket of an earlier supervisor.
+func (c *container) dialSession() (io.ReadWriteCloser, error) {
+	if c.st.Supervisor == "" {
+		return dialShim(c.dir)
+	}
+	conn, err := dialSocket(c.st.Supervisor)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, errNoShim
+		}
+		return nil, fmt.Errorf("connecting to the container supervisor: %w", err)
+	}
+	fw := &frameWriter{w: conn}
+	if err := fw.writeJSON(supFrameRequest, supRequest{Op: opSession, Dir: c.dir}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("asking the container supervisor for a session: %w", err)
+	}
+	kind, p, err := readFrame(conn)
+	switch {
+	case err != nil:
+		conn.Close()
+		return nil, fmt.Errorf("asking the container supervisor for a session: %w", err)
+	case kind == supFrameSession:
+		return conn, nil
+	case kind == supFrameUnknown:
+		conn.Close()
+		return nil, errNoShim
+	}
+	conn.Close()
+	if kind == supFrameError {
+		// An earlier supervisor: it serves each container on a socket of its own.
+		return dialShim(c.dir)
+	}
+	return nil, fmt.Errorf("unexpected frame %d from the container supervisor: %q", kind, p)
+}
 
 func dialShim(dir string) (io.ReadWriteCloser, error) {
 	conn, err := dialSocket(filepath.Join(dir, socketFile))

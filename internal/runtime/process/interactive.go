@@ -46,7 +46,7 @@ func (c *container) session(ctx context.Context, req sessionRequest, s runtime.S
 		return sessionExit{}, fmt.Errorf("container %s: %w", c.st.ID, errNoShim)
 	default:
 	}
-	conn, err := dialShim(c.dir)
+	conn, err := c.dialSession()
 	if err != nil {
 		return sessionExit{}, fmt.Errorf("container %s: %w", c.st.ID, err)
 	}

@@ -3,7 +3,10 @@ package process
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,5 +186,76 @@ func TestAttachTerminal(t *testing.T) {
 	}
 	if exit := waitExit(t, ctr); exit.ExitCode != 3 {
 		t.Fatalf("exit = %+v", exit)
+	}
+}
+
+// TestSessionsGoThroughTheSupervisor: a running container has no socket
+// of its own in its state directory; exec reaches it through the
+// supervisor, and a session with an ended container is refused.
+func TestSessionsGoThroughTheSupervisor(t *testing.T) {
+	c := cfg(t, "sleep", "30")
+	ctr, err := newRuntime(t).Start(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.StateDir, socketFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("container socket in the state directory: %v", err)
+	}
+	var out syncBuffer
+	code, err := ctr.(runtime.Interactive).Exec(context.Background(), []string{"echo", "in"}, runtime.Streams{Stdout: &out})
+	if err != nil || code != 0 || out.String() != "in\n" {
+		t.Fatalf("exec: code %d, output %q, err %v", code, out.String(), err)
+	}
+	if err := ctr.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-ctr.Done()
+	_, err = ctr.(runtime.Interactive).Exec(context.Background(), []string{"true"}, runtime.Streams{})
+	if !errors.Is(err, errNoShim) {
+		t.Fatalf("exec in an ended container: %v, want errNoShim", err)
+	}
+}
+
+// TestSessionWithAnEarlierSupervisor: a supervisor that does not know
+// opSession refuses it, and the session goes to the container's own
+// socket, as earlier supervisors served it.
+func TestSessionWithAnEarlierSupervisor(t *testing.T) {
+	dir := t.TempDir()
+	sup, err := listenSocket(filepath.Join(dir, "supervisor.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	go func() {
+		for {
+			conn, err := sup.Accept()
+			if err != nil {
+				return
+			}
+			if kind, _, err := readFrame(conn); err == nil && kind == supFrameRequest {
+				_ = (&frameWriter{w: conn}).write(supFrameError, []byte(`unknown request "session"`))
+			}
+			conn.Close()
+		}
+	}()
+	own, err := listenSocket(filepath.Join(dir, socketFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	go func() {
+		if conn, err := own.Accept(); err == nil {
+			_, _ = conn.Write([]byte("own socket"))
+			conn.Close()
+		}
+	}()
+	c := newContainer(dir, state{ID: "old", Supervisor: filepath.Join(dir, "supervisor.sock")})
+	conn, err := c.dialSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got, err := io.ReadAll(conn); err != nil || string(got) != "own socket" {
+		t.Fatalf("read %q, %v; want the container's own socket", got, err)
 	}
 }

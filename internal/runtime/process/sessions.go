@@ -54,16 +54,6 @@ func newSessions(sp spec, r *reaper) *sessions {
 	return &sessions{sp: sp, reaper: r, done: make(chan struct{}), execGroups: map[int]bool{}, out: fanout{subs: map[*frameWriter]sessionRequest{}}}
 }
 
-func (s *sessions) serve(ln *sockListener) {
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go s.handle(conn)
-	}
-}
-
 // finish ends every session once the container has ended.
 func (s *sessions) finish() {
 	close(s.done)

@@ -20,6 +20,8 @@ type shimContainer struct {
 	// done is closed once exit is recorded (exit.json written).
 	done chan struct{}
 	exit exitRecord
+	// sess serves exec and attach while the container runs.
+	sess *sessions
 }
 
 // shimEnv is what starting a container needs from its supervisor.
@@ -79,12 +81,7 @@ func (e *shimEnv) start(dir string, sp spec) (*shimContainer, error) {
 			_ = lw.Copy(o.stream, stdioReader(o.r, fanoutStream{&sess.out, o.kind}))
 		}()
 	}
-	ln, err := listenShim(dir)
-	if err != nil {
-		shimLog(dir, err)
-	} else {
-		go sess.serve(ln)
-	}
+	c.sess = sess
 	if err := writeJSON(dir, stateFile, c.st); err != nil {
 		// Nobody could learn of a container that runs unrecorded.
 		shimLog(dir, err)
@@ -103,9 +100,6 @@ func (e *shimEnv) start(dir string, sp spec) (*shimContainer, error) {
 		logFile.Close()
 		sess.finish()
 		c.record(exitOf(res, finished))
-		if ln != nil {
-			ln.Close()
-		}
 	}()
 	return c, nil
 }

@@ -149,7 +149,7 @@ func (s *supervisor) serve() {
 }
 
 // handle serves one connection's request.
-func (s *supervisor) handle(conn io.ReadWriter) {
+func (s *supervisor) handle(conn io.ReadWriteCloser) {
 	kind, p, err := readFrame(conn)
 	if err != nil || kind != supFrameRequest {
 		return
@@ -179,6 +179,17 @@ func (s *supervisor) handle(conn io.ReadWriter) {
 		}
 		s.track(c)
 		s.report(fw, c)
+	case opSession:
+		s.mu.Lock()
+		c := s.containers[req.Dir]
+		s.mu.Unlock()
+		if c == nil || c.sess == nil {
+			_ = fw.write(supFrameUnknown, nil)
+			return
+		}
+		if fw.write(supFrameSession, nil) == nil {
+			c.sess.handle(conn)
+		}
 	case opWatch:
 		s.mu.Lock()
 		c := s.containers[req.Dir]

@@ -20,13 +20,17 @@ const (
 	supFrameInfo
 	// supFrameError carries a message: the request was refused.
 	supFrameError
+	// supFrameSession: the connection now carries a session of the
+	// container (sessions.go).
+	supFrameSession
 )
 
 // Supervisor request operations.
 const (
-	opStart = "start" // start the container of Dir from Spec
-	opWatch = "watch" // report the container of Dir (after an agent restart)
-	opInfo  = "info"  // report the supervisor itself
+	opStart   = "start"   // start the container of Dir from Spec
+	opWatch   = "watch"   // report the container of Dir (after an agent restart)
+	opInfo    = "info"    // report the supervisor itself
+	opSession = "session" // exec or attach to the container of Dir
 )
 
 // supRequest is the runtime's one request on a connection.

@@ -14,7 +14,7 @@ import (
 // socket, and dialling a shim that is gone reports errNoShim.
 func TestShimSocketRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	ln, err := listenShim(dir)
+	ln, err := listenSocket(filepath.Join(dir, socketFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestShimSocketLongDir(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := listenShim(dir)
+	ln, err := listenSocket(filepath.Join(dir, socketFile))
 	if err != nil {
 		t.Fatal(err)
 	}
