@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
@@ -315,7 +317,6 @@ func (s *Scheduler) markUnschedulable(ctx context.Context, pod *corev1.Pod, msg 
 		}
 	}
 	s.recorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
-	p := pod.DeepCopy()
 	cond := corev1.PodCondition{
 		Type:               corev1.PodScheduled,
 		Status:             corev1.ConditionFalse,
@@ -323,22 +324,21 @@ func (s *Scheduler) markUnschedulable(ctx context.Context, pod *corev1.Pod, msg 
 		Message:            msg,
 		LastTransitionTime: metav1.NewTime(s.clk.Now()),
 	}
-	replaced := false
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == corev1.PodScheduled {
-			if p.Status.Conditions[i].Status == cond.Status {
-				cond.LastTransitionTime = p.Status.Conditions[i].LastTransitionTime
-			}
-			p.Status.Conditions[i] = cond
-			replaced = true
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == cond.Status {
+			cond.LastTransitionTime = c.LastTransitionTime
 		}
 	}
-	if !replaced {
-		p.Status.Conditions = append(p.Status.Conditions, cond)
+	// A strategic merge patch of the one condition (conditions merge by
+	// type), as upstream's scheduler writes it: no resourceVersion, so a
+	// cached copy a little behind the pod does not fail with a conflict.
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.PodCondition{cond}}})
+	if err != nil {
+		return fmt.Errorf("marking pod %s/%s unschedulable: %w", pod.Namespace, pod.Name, err)
 	}
-	_, err := s.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	_, err = s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("marking pod %s/%s unschedulable: %w", p.Namespace, p.Name, err)
+		return fmt.Errorf("marking pod %s/%s unschedulable: %w", pod.Namespace, pod.Name, err)
 	}
 	return nil
 }
