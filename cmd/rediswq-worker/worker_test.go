@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,29 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/testutil"
 	"github.com/batchlet/batchlet/pkg/workqueue/redistest"
 	"github.com/batchlet/batchlet/pkg/workqueue/resp"
 )
 
 var fruits = []string{"apple", "banana", "cherry", "date", "fig", "grape", "lemon", "melon", "orange"}
-
-// syncBuffer collects output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func redisDo(t *testing.T, addr string, args ...any) resp.Value {
 	t.Helper()
@@ -71,16 +53,16 @@ func workedOn(out string) []string {
 func TestWorkersDrainQueue(t *testing.T) {
 	srv := redistest.Start(t)
 	pushFruits(t, srv.Addr)
-	outs := make([]*syncBuffer, 3)
+	outs := make([]*testutil.SyncBuffer, 3)
 	codes := make([]int, 3)
 	var wg sync.WaitGroup
 	for i := range outs {
-		outs[i] = &syncBuffer{}
+		outs[i] = &testutil.SyncBuffer{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			args := []string{"-redis", srv.Addr, "-wait", "1", "-work-time", "10ms"}
-			codes[i] = run(context.Background(), args, mapEnv(nil), outs[i], &syncBuffer{})
+			codes[i] = run(context.Background(), args, mapEnv(nil), outs[i], &testutil.SyncBuffer{})
 		}()
 	}
 	wg.Wait()
@@ -106,8 +88,8 @@ func TestWorkersDrainQueue(t *testing.T) {
 
 func TestWorkerOnEmptyQueue(t *testing.T) {
 	srv := redistest.Start(t)
-	var out syncBuffer
-	if code := run(context.Background(), []string{"-redis", srv.Addr}, mapEnv(nil), &out, &syncBuffer{}); code != 0 {
+	var out testutil.SyncBuffer
+	if code := run(context.Background(), []string{"-redis", srv.Addr}, mapEnv(nil), &out, &testutil.SyncBuffer{}); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -120,7 +102,7 @@ func TestWorkerRunsCommandPerItem(t *testing.T) {
 	srv := redistest.Start(t)
 	redisDo(t, srv.Addr, "RPUSH", "q", "one", "two")
 	file := filepath.Join(t.TempDir(), "done")
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	args := []string{"-redis", srv.Addr, "-queue", "q", "-wait", "0",
 		"--", "sh", "-c", `read -r line; printf '%s=%s\n' "$WORK_ITEM" "$line" >> ` + file}
 	if code := run(context.Background(), args, mapEnv(nil), &out, &errOut); code != 0 {
@@ -136,7 +118,7 @@ func TestWorkerFailsOnCommandFailureAndLeavesItem(t *testing.T) {
 	srv := redistest.Start(t)
 	redisDo(t, srv.Addr, "RPUSH", "job2", "bad")
 	args := []string{"-redis", srv.Addr, "--", "false"}
-	if code := run(context.Background(), args, mapEnv(nil), &syncBuffer{}, &syncBuffer{}); code != 1 {
+	if code := run(context.Background(), args, mapEnv(nil), &testutil.SyncBuffer{}, &testutil.SyncBuffer{}); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	// The item stays leased, to come back when the lease lapses.
@@ -150,14 +132,14 @@ func TestWorkerKeepsLeaseWhileWorking(t *testing.T) {
 	redisDo(t, srv.Addr, "RPUSH", "job2", "slow")
 	// Work lasts several lease periods; renewal must keep the other worker
 	// from taking the item over.
-	outs := []*syncBuffer{{}, {}}
+	outs := []*testutil.SyncBuffer{{}, {}}
 	var wg sync.WaitGroup
 	for i, out := range outs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			args := []string{"-redis", srv.Addr, "-lease", "1", "-wait", "1", "-work-time", "2500ms"}
-			if code := run(context.Background(), args, mapEnv(nil), out, &syncBuffer{}); code != 0 {
+			if code := run(context.Background(), args, mapEnv(nil), out, &testutil.SyncBuffer{}); code != 0 {
 				t.Errorf("worker %d exited %d", i, code)
 			}
 		}()
@@ -181,7 +163,7 @@ func TestKilledWorkerProcessItemIsRedone(t *testing.T) {
 	env := append(os.Environ(), "REDIS_HOST="+srv.Addr)
 
 	// The first worker leases apple and is killed while working on it.
-	var deadOut syncBuffer
+	var deadOut testutil.SyncBuffer
 	dead := exec.Command(bin, "-lease", "1", "-work-time", "1h")
 	dead.Env, dead.Stdout = env, &deadOut
 	if err := dead.Start(); err != nil {
@@ -220,7 +202,7 @@ func TestWorkerRidesOutRedisRestart(t *testing.T) {
 	srv := redistest.Start(t)
 	redisDo(t, srv.Addr, "RPUSH", "job2", "a")
 	gate := filepath.Join(t.TempDir(), "go")
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		// Each item's work waits until the gate file exists.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
+
+	"github.com/batchlet/batchlet/internal/testutil"
 )
 
 // streamClient is what the apiserver is to the agent API: a client with a
@@ -46,23 +47,6 @@ func streamURL(cfg *rest.Config, kind, pod, container string, q url.Values) *url
 	u.Path = fmt.Sprintf("/%s/default/%s/%s", kind, pod, container)
 	u.RawQuery = q.Encode()
 	return u
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestExecOverWebSocketAndSPDY(t *testing.T) {
@@ -153,7 +137,7 @@ func TestRunInteractiveTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	inR, inW := io.Pipe()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- ex.StreamWithContext(context.Background(), remotecommand.StreamOptions{

@@ -21,6 +21,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/batchlet/batchlet/internal/testutil"
 )
 
 // nsInode is the identity of the namespace mounted at path.
@@ -388,7 +390,7 @@ func TestReusedNamespaceRecyclesItsFiles(t *testing.T) {
 // addresses are reclaimed when a pod needs one.
 func TestFullCIDRDoesNotWarnWhenBuildingAhead(t *testing.T) {
 	requireRoot(t)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	t.Cleanup(func() { slog.SetDefault(prev) })
@@ -429,24 +431,6 @@ func TestFullCIDRDoesNotWarnWhenBuildingAhead(t *testing.T) {
 	if strings.Contains(logs.String(), "building a pod network ahead") {
 		t.Fatalf("a full CIDR was warned about:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a log sink that goroutines share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestPoolIsCappedAndEmptiesWhenIdle(t *testing.T) {

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,31 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -78,7 +59,7 @@ func TestExecRunsInContainerEnvironment(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var out, errb syncBuffer
+			var out, errb testutil.SyncBuffer
 			s := runtime.Streams{Stdout: &out, Stderr: &errb}
 			if tc.stdin != "" {
 				s.Stdin = strings.NewReader(tc.stdin)
@@ -110,7 +91,7 @@ func TestExecRunsInContainerEnvironment(t *testing.T) {
 
 func TestExecWithTerminal(t *testing.T) {
 	ia := startInteractive(t, cfg(t, "sleep", "30"))
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	inR, inW := io.Pipe()
 	resize := make(chan runtime.TerminalSize, 1)
 	resize <- runtime.TerminalSize{Width: 91, Height: 33}
@@ -146,7 +127,7 @@ func TestAttachStdinOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	err = ctr.(runtime.Interactive).Attach(context.Background(), runtime.Streams{Stdin: strings.NewReader("a\nb\n"), Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +150,7 @@ func TestAttachTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	inR, inW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -201,7 +182,7 @@ func TestSessionsGoThroughTheSupervisor(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.StateDir, socketFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("container socket in the state directory: %v", err)
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	code, err := ctr.(runtime.Interactive).Exec(context.Background(), []string{"echo", "in"}, runtime.Streams{Stdout: &out})
 	if err != nil || code != 0 || out.String() != "in\n" {
 		t.Fatalf("exec: code %d, output %q, err %v", code, out.String(), err)
