@@ -111,12 +111,7 @@ func managerOn(t *testing.T, host *testHost, cidr string) *Manager {
 	if err != nil {
 		t.Fatalf("pod network on %s: %v", host.path, err)
 	}
-	t.Cleanup(func() {
-		for _, k := range m.Keys() {
-			_ = m.Teardown(k)
-		}
-		_ = m.Close()
-	})
+	tearDownAtEnd(t, m)
 	return m
 }
 

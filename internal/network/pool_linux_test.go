@@ -103,16 +103,7 @@ func vethGone(t *testing.T, name string) {
 func TestParkedNamespaceServesTheNextPod(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
-	m, err := New(Config{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, k := range m.Keys() {
-			_ = m.Teardown(k)
-		}
-		_ = m.Close()
-	})
+	m := newTestManagerWith(t, Config{StateDir: dir})
 	a := mustSetup(t, m, "pod-a")
 	ino := nsInode(t, a.NetNS)
 	mustPark(t, m, "pod-a")
@@ -395,16 +386,7 @@ func TestFullCIDRDoesNotWarnWhenBuildingAhead(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
-	m, err := New(Config{StateDir: t.TempDir(), CIDR: "10.244.213.0/29", PoolWarm: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, k := range m.Keys() {
-			_ = m.Teardown(k)
-		}
-		_ = m.Close()
-	})
+	m := newTestManagerWith(t, Config{CIDR: "10.244.213.0/29", PoolWarm: 2})
 	// A /29 has 5 addresses for pods, some taken by the warm ones, which
 	// pods take in turn. One built ahead while the last pod found the
 	// CIDR full is taken by the next pod.

@@ -30,17 +30,33 @@ func requireRoot(t testing.TB) {
 // bridge goes with the test.
 func newTestManager(t testing.TB) *Manager {
 	t.Helper()
-	m, err := New(Config{StateDir: t.TempDir()})
+	return newTestManagerWith(t, Config{})
+}
+
+// newTestManagerWith is newTestManager with cfg (StateDir, when empty, a
+// fresh directory).
+func newTestManagerWith(t testing.TB, cfg Config) *Manager {
+	t.Helper()
+	if cfg.StateDir == "" {
+		cfg.StateDir = t.TempDir()
+	}
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	tearDownAtEnd(t, m)
+	return m
+}
+
+// tearDownAtEnd removes every pod network of m, and m's own, when the
+// test ends.
+func tearDownAtEnd(t testing.TB, m *Manager) {
 	t.Cleanup(func() {
 		for _, k := range m.Keys() {
 			_ = m.Teardown(k)
 		}
 		_ = m.Close()
 	})
-	return m
 }
 
 // inNamespace runs fn on a thread inside the namespace at path; sockets
