@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
@@ -28,11 +29,17 @@ type forkServers struct {
 
 	mu      sync.Mutex
 	current *isolate.ForkServer
-	// broken is set once a fork server failed to start: it will not
-	// start on a later try either.
-	broken bool
-	forked atomic.Int64
+	// retryAt is when a fork server that failed to start is tried again:
+	// the init step may lack the fork server (the Go one), or the
+	// process table or descriptors may have run out for a while.
+	retryAt time.Time
+	closed  bool
+	forked  atomic.Int64
 }
+
+// forkServerRetry is how long containers get init steps of their own
+// after a fork server failed to start.
+const forkServerRetry = time.Minute
 
 func newForkServers(enabled bool, r *reaper) *forkServers {
 	return &forkServers{disabled: !enabled, reaper: r}
@@ -46,13 +53,13 @@ func (fs *forkServers) server() *isolate.ForkServer {
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.current != nil || fs.broken {
+	if fs.current != nil || fs.closed || time.Now().Before(fs.retryAt) {
 		return fs.current
 	}
 	f, err := isolate.StartForkServer(initArgv)
 	if err != nil {
-		fs.broken = true
-		fmt.Fprintf(os.Stderr, "supervisor: containers get an init step each: %v\n", err)
+		fs.retryAt = time.Now().Add(forkServerRetry)
+		fmt.Fprintf(os.Stderr, "supervisor: containers get an init step each for %s: %v\n", forkServerRetry, err)
 		return nil
 	}
 	// The reaper collects the server's status when it ends; nobody waits.
@@ -108,7 +115,7 @@ func (fs *forkServers) close() {
 		fs.current.Close()
 		fs.current = nil
 	}
-	fs.broken = true
+	fs.closed = true
 }
 
 // stats are the fork server's pid (0 when none runs) and how many

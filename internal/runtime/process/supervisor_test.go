@@ -489,3 +489,36 @@ func TestWithoutForkServerEachContainerHasItsInitStep(t *testing.T) {
 		t.Fatalf("fork server used although disabled: %+v", info)
 	}
 }
+
+// TestForkServerTriedAgainAfterAFailedStart: a fork server that cannot
+// start leaves containers to init steps of their own for a while, not for
+// good; the next try after that starts one.
+func TestForkServerTriedAgainAfterAFailedStart(t *testing.T) {
+	saved := initArgv
+	t.Cleanup(func() { initArgv = saved })
+	initArgv = []string{"/bin/false"}
+	// A reaper that reaps nothing: the test process's children are its
+	// tests' to wait for.
+	fs := newForkServers(true, &reaper{waiters: map[int]chan reapResult{}, unclaimed: map[int]unclaimed{}})
+	if f := fs.server(); f != nil {
+		t.Fatalf("a fork server from %v", initArgv)
+	}
+	if !fs.retryAt.After(time.Now()) {
+		t.Fatalf("retry at %v after a failed start, want later than now", fs.retryAt)
+	}
+	initArgv = saved
+	if f := fs.server(); f != nil {
+		t.Fatal("a fork server started before the retry time")
+	}
+	fs.mu.Lock()
+	fs.retryAt = time.Now().Add(-time.Second)
+	fs.mu.Unlock()
+	f := fs.server()
+	if f == nil {
+		t.Fatal("no fork server once the retry time passed")
+	}
+	fs.close()
+	if _, err := f.Process().Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
