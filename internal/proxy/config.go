@@ -1,6 +1,10 @@
 package proxy
 
-import "time"
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Config configures the proxy; the zero value works.
 type Config struct {
@@ -25,6 +29,13 @@ type Config struct {
 	DialTimeout time.Duration
 	// UDPIdleTimeout ends a UDP flow without traffic; default 30s.
 	UDPIdleTimeout time.Duration
+	// LocalEndpoints are endpoints this node serves itself, by Service key
+	// (namespace/name): a Service listed here is forwarded to them, not
+	// to the Endpoints in the API. Every server runs the cluster DNS on
+	// its own loopback, and publishes that address as kube-dns's
+	// Endpoints, the last one overwriting the others'; each node's pods
+	// must reach their own server's.
+	LocalEndpoints map[string]*corev1.Endpoints
 }
 
 func (c Config) withDefaults() Config {

@@ -200,6 +200,9 @@ func (p *Proxy) sync(key string) error {
 	if apierrors.IsNotFound(err) {
 		ep = nil
 	}
+	if local, ok := p.cfg.LocalEndpoints[key]; ok {
+		ep = local
+	}
 	ips, want := desired(svc, ep)
 	return p.applyLocked(key, ips, want)
 }

@@ -246,3 +246,54 @@ func TestServiceNamespaceLeavesHostPortsFree(t *testing.T) {
 		t.Errorf("%s still answers after shutdown", target)
 	}
 }
+
+// TestLocalEndpointsWinOverTheAPIs: a Service with local endpoints is
+// forwarded to them whatever its Endpoints in the API say, even when
+// those are missing; other Services follow the API.
+func TestLocalEndpointsWinOverTheAPIs(t *testing.T) {
+	requireRoot(t)
+	local := echoServer(t, "local")
+	remote := echoServer(t, "remote")
+	lhost, lport := splitHostPort(t, local)
+	rhost, rport := splitHostPort(t, remote)
+	const clusterIP = "10.43.213.9"
+	svc, apiEP := serviceWithEndpoints("dns", clusterIP, 53, rhost, rport)
+	_, localEP := serviceWithEndpoints("dns", clusterIP, 53, lhost, lport)
+	rp := startProxy(t, Config{Interface: "lo", Label: testLabel, LocalEndpoints: map[string]*corev1.Endpoints{"default/dns": localEP}}, svc, apiEP)
+	target := net.JoinHostPort(clusterIP, "53")
+	waitDialable(t, "the cluster IP to answer", target)
+	if got := roundTrip(t, target, "q"); got != "local:q" {
+		t.Fatalf("reply through %s = %q, want the local endpoint's", target, got)
+	}
+	if err := rp.client.CoreV1().Endpoints("default").Delete(rp.ctx, "dns", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A change of another Service makes the proxy sync again meanwhile.
+	other, otherEP := serviceWithEndpoints("other", "10.43.213.10", 80, rhost, rport)
+	if _, err := rp.client.CoreV1().Services("default").Create(rp.ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rp.client.CoreV1().Endpoints("default").Create(rp.ctx, otherEP, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitDialable(t, "the other Service to answer", "10.43.213.10:80")
+	if got := roundTrip(t, "10.43.213.10:80", "x"); got != "remote:x" {
+		t.Fatalf("other Service reply %q, want its API endpoint's", got)
+	}
+	if got := roundTrip(t, target, "q"); got != "local:q" {
+		t.Fatalf("reply after the API's Endpoints went: %q, want the local endpoint's", got)
+	}
+}
+
+func splitHostPort(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host, port
+}

@@ -50,9 +50,14 @@ func (s *Server) startNetworking(ctx context.Context, client kubernetes.Interfac
 	if err != nil {
 		return fmt.Errorf("cluster DNS: %w", err)
 	}
+	dnsEndpoints, err := clusterDNSEndpoints(dnsServer.Addr())
+	if err != nil {
+		return fmt.Errorf("cluster DNS: %w", err)
+	}
 	var svcProxy *proxy.Proxy
 	if !s.cfg.DisableServiceProxy {
-		if svcProxy, err = proxy.New(proxy.Config{}, client, factory); err != nil {
+		local := map[string]*corev1.Endpoints{dnsEndpoints.Namespace + "/" + dnsEndpoints.Name: dnsEndpoints}
+		if svcProxy, err = proxy.New(proxy.Config{LocalEndpoints: local}, client, factory); err != nil {
 			return fmt.Errorf("service proxy: %w", err)
 		}
 	}
@@ -70,36 +75,29 @@ func (s *Server) startNetworking(ctx context.Context, client kubernetes.Interfac
 		})
 	}
 	s.goRun(func() {
-		if err := publishDNS(ctx, client, s.clusterDNS, dnsServer.Addr()); err != nil && ctx.Err() == nil {
+		if err := publishDNS(ctx, client, s.clusterDNS, dnsEndpoints); err != nil && ctx.Err() == nil {
 			klog.ErrorS(err, "publishing cluster DNS as kube-system/kube-dns")
 		}
 	})
 	return nil
 }
 
-// publishDNS creates (or refreshes) Service kube-system/kube-dns at the
-// cluster DNS IP and its Endpoints pointing at the DNS server's address.
-func publishDNS(ctx context.Context, client kubernetes.Interface, clusterIP net.IP, dnsAddr string) error {
+// clusterDNSLabels are kube-dns's labels, as clusters set them.
+var clusterDNSLabels = map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}
+
+// clusterDNSEndpoints are kube-system/kube-dns's Endpoints for the DNS
+// server listening at dnsAddr.
+func clusterDNSEndpoints(dnsAddr string) (*corev1.Endpoints, error) {
 	host, portStr, err := net.SplitHostPort(dnsAddr)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("DNS address %q: %w", dnsAddr, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("DNS address %q: %w", dnsAddr, err)
 	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
-		Spec: corev1.ServiceSpec{
-			ClusterIP: clusterIP.String(),
-			Ports: []corev1.ServicePort{
-				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(int32(port))},
-				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(port))},
-			},
-		},
-	}
-	epts := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: svc.Labels},
+	return &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: clusterDNSLabels},
 		Subsets: []corev1.EndpointSubset{{
 			Addresses: []corev1.EndpointAddress{{IP: host}},
 			Ports: []corev1.EndpointPort{
@@ -107,6 +105,24 @@ func publishDNS(ctx context.Context, client kubernetes.Interface, clusterIP net.
 				{Name: "dns-tcp", Port: int32(port), Protocol: corev1.ProtocolTCP},
 			},
 		}},
+	}, nil
+}
+
+// publishDNS creates (or refreshes) Service kube-system/kube-dns at the
+// cluster DNS IP and its Endpoints, epts: this server's DNS address. Each
+// server's proxy forwards the Service to its own DNS server whatever the
+// Endpoints say (proxy.Config.LocalEndpoints).
+func publishDNS(ctx context.Context, client kubernetes.Interface, clusterIP net.IP, epts *corev1.Endpoints) error {
+	port := epts.Subsets[0].Ports[0].Port
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: clusterDNSLabels},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: clusterIP.String(),
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(port)},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(port)},
+			},
+		},
 	}
 	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		if _, err := client.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
