@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -261,6 +262,9 @@ func TestLocalEndpointsWinOverTheAPIs(t *testing.T) {
 	_, localEP := serviceWithEndpoints("dns", clusterIP, 53, lhost, lport)
 	rp := startProxy(t, Config{Interface: "lo", Label: testLabel, LocalEndpoints: map[string]*corev1.Endpoints{"default/dns": localEP}}, svc, apiEP)
 	target := net.JoinHostPort(clusterIP, "53")
+	// Until the address is local, the host's routes may carry the
+	// connection elsewhere: wait for it first.
+	waitUntil(t, "the cluster IP on the loopback", func() bool { return slices.Contains(labelled(t), clusterIP) })
 	waitDialable(t, "the cluster IP to answer", target)
 	if got := roundTrip(t, target, "q"); got != "local:q" {
 		t.Fatalf("reply through %s = %q, want the local endpoint's", target, got)
@@ -276,6 +280,7 @@ func TestLocalEndpointsWinOverTheAPIs(t *testing.T) {
 	if _, err := rp.client.CoreV1().Endpoints("default").Create(rp.ctx, otherEP, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	waitUntil(t, "the other cluster IP on the loopback", func() bool { return slices.Contains(labelled(t), "10.43.213.10") })
 	waitDialable(t, "the other Service to answer", "10.43.213.10:80")
 	if got := roundTrip(t, "10.43.213.10:80", "x"); got != "remote:x" {
 		t.Fatalf("other Service reply %q, want its API endpoint's", got)
