@@ -39,8 +39,12 @@ import (
 type Config struct {
 	NodeName string
 	Client   kubernetes.Interface
-	// DataDir holds logs and container state.
+	// DataDir holds logs, volumes and the pods' private /tmp directories.
 	DataDir string
+	// RunDir holds what a reboot may lose: container state and the pods'
+	// /etc files. Empty means a directory on a tmpfs under /run/batchlet
+	// when the host allows one, else DataDir/run.
+	RunDir string
 	// ListenAddress is host:port for the agent API; port 0 picks a free one.
 	ListenAddress string
 	// NodeIP is the advertised InternalIP; default: the host's primary IP,
@@ -134,6 +138,15 @@ func New(cfg Config) (*Agent, error) {
 	cfg.DataDir = dataDir
 	if err := os.MkdirAll(filepath.Join(dataDir, "pods"), 0o750); err != nil {
 		return nil, fmt.Errorf("creating agent data dir: %w", err)
+	}
+	if cfg.RunDir == "" {
+		cfg.RunDir = volatileDir(dataDir)
+	}
+	if cfg.RunDir, err = filepath.Abs(cfg.RunDir); err != nil {
+		return nil, fmt.Errorf("agent run dir: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.RunDir, "pods"), 0o750); err != nil {
+		return nil, fmt.Errorf("creating agent run dir: %w", err)
 	}
 	rt := cfg.Runtime
 	if rt == nil {
@@ -362,26 +375,35 @@ func (a *Agent) cleanupOrphans(ctx context.Context) {
 	// Compared with file modification times: the wall clock, not the
 	// agent's (possibly fake) one.
 	pruneProfileState(a.cfg.DataDir, time.Now())
-	root := filepath.Join(a.cfg.DataDir, "pods")
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return
-	}
 	known := map[types.UID]bool{}
 	pods, _ := a.podLister.List(labelsEverything())
 	for _, p := range pods {
 		known[p.UID] = true
 	}
-	for _, e := range entries {
-		uid := types.UID(e.Name())
-		if !e.IsDir() || known[uid] || a.worker(uid) != nil {
-			continue
+	orphans := map[types.UID]bool{}
+	for _, root := range []string{filepath.Join(a.cfg.DataDir, "pods"), filepath.Join(a.cfg.RunDir, "pods")} {
+		names, _ := readDirNames(root)
+		for _, name := range names {
+			if uid := types.UID(name); !known[uid] && a.worker(uid) == nil {
+				orphans[uid] = true
+			}
 		}
-		dir := filepath.Join(root, e.Name())
-		containers, _ := os.ReadDir(dir)
-		for _, c := range containers {
-			for _, n := range attemptsOnDisk(dir, c.Name()) {
-				if ctr, err := a.runtime.Adopt(attemptDir(dir, c.Name(), n)); err == nil {
+	}
+	for uid := range orphans {
+		dir, runDir := a.podDir(uid), a.podRunDir(uid)
+		containers := map[string]bool{}
+		for _, d := range []string{runDir, dir} {
+			names, _ := readDirNames(d)
+			for _, n := range names {
+				containers[n] = true
+			}
+		}
+		for c := range containers {
+			for _, at := range attemptsOf(dir, runDir, c) {
+				if at.stateDir == "" {
+					continue
+				}
+				if ctr, err := a.runtime.Adopt(at.stateDir); err == nil {
 					_ = ctr.Signal(9)
 					select {
 					case <-ctr.Done():
@@ -392,8 +414,11 @@ func (a *Agent) cleanupOrphans(ctx context.Context) {
 				}
 			}
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			slog.Warn("removing orphaned pod directory", "dir", dir, "err", err)
+		// The run dir first: the data dir's is what says the pod is here.
+		for _, d := range []string{runDir, dir} {
+			if err := os.RemoveAll(d); err != nil {
+				slog.Warn("removing orphaned pod directory", "dir", d, "err", err)
+			}
 		}
 	}
 }

@@ -192,16 +192,21 @@ func (wc *watchCounter) waitAbove(t testing.TB, resource string, n int) {
 	}
 }
 
-// killContainers kills every container attempt recorded under an agent's
-// data dir and waits for it to end.
+// killContainers kills every container attempt recorded for an agent of
+// dataDir and waits for it to end.
 func killContainers(t testing.TB, rt ctrruntime.Runtime, dataDir string) {
-	pods, _ := os.ReadDir(filepath.Join(dataDir, "pods"))
+	runDir := volatileDir(dataDir)
+	pods, _ := os.ReadDir(filepath.Join(runDir, "pods"))
 	for _, p := range pods {
 		podDir := filepath.Join(dataDir, "pods", p.Name())
-		ctrs, _ := os.ReadDir(podDir)
+		podRunDir := filepath.Join(runDir, "pods", p.Name())
+		ctrs, _ := os.ReadDir(podRunDir)
 		for _, c := range ctrs {
-			for _, n := range attemptsOnDisk(podDir, c.Name()) {
-				ctr, err := rt.Adopt(attemptDir(podDir, c.Name(), n))
+			for _, at := range attemptsOf(podDir, podRunDir, c.Name()) {
+				if at.stateDir == "" {
+					continue
+				}
+				ctr, err := rt.Adopt(at.stateDir)
 				if err != nil {
 					continue
 				}
@@ -209,7 +214,7 @@ func killContainers(t testing.TB, rt ctrruntime.Runtime, dataDir string) {
 				select {
 				case <-ctr.Done():
 				case <-time.After(10 * time.Second):
-					t.Errorf("container %s/%d of pod %s did not end after SIGKILL", c.Name(), n, p.Name())
+					t.Errorf("container %s/%d of pod %s did not end after SIGKILL", c.Name(), at.n, p.Name())
 				}
 			}
 		}

@@ -8,45 +8,82 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// On-disk layout under DataDir:
+// Layout under DataDir, which survives a reboot:
 //
-//	pods/<uid>/sandbox/                 the runtime's sandbox directory
+//	pods/<uid>/                         present while the pod is on the node
+//	pods/<uid>/<container>/<n>.log      attempt n's log
+//	pods/<uid>/sandbox/volumes/         the pod's volumes
+//	pods/<uid>/sandbox/tmp/             the containers' private /tmp
+//
+// and under RunDir, which a reboot may empty:
+//
+//	pods/<uid>/sandbox/                 the runtime's sandbox directory: /etc files
 //	pods/<uid>/<container>/<n>/         the runtime's state for attempt n
-//	pods/<uid>/<container>/<n>.log      that attempt's log
+//
+// An attempt whose log is left but whose state is gone ran before the
+// node restarted; it is reported as lost, not run again.
 func (a *Agent) podDir(uid types.UID) string {
 	return filepath.Join(a.cfg.DataDir, "pods", string(uid))
 }
 
-func attemptDir(podDir, container string, n int) string {
-	return filepath.Join(podDir, container, strconv.Itoa(n))
+func (a *Agent) podRunDir(uid types.UID) string {
+	return filepath.Join(a.cfg.RunDir, "pods", string(uid))
+}
+
+func attemptDir(podRunDir, container string, n int) string {
+	return filepath.Join(podRunDir, container, strconv.Itoa(n))
 }
 
 func attemptLog(podDir, container string, n int) string {
 	return filepath.Join(podDir, container, strconv.Itoa(n)+".log")
 }
 
-// attemptsOnDisk lists the attempt numbers recorded for a container, in
-// increasing order.
-func attemptsOnDisk(podDir, container string) []int {
-	entries, err := os.ReadDir(filepath.Join(podDir, container))
-	if err != nil {
-		return nil
-	}
-	var ns []int
-	for _, e := range entries {
-		if !e.IsDir() {
+// attemptRecord is what is left of one attempt of a container.
+type attemptRecord struct {
+	n int
+	// stateDir is the runtime's state of the attempt; empty when only
+	// its log is left.
+	stateDir string
+}
+
+// attemptsOf lists the attempts recorded for a container, in increasing
+// order: state in the run dir, state an agent of an earlier layout kept
+// in the data dir, and logs without state.
+func attemptsOf(podDir, podRunDir, container string) []attemptRecord {
+	found := map[int]string{}
+	for _, dir := range []string{podDir, podRunDir} {
+		entries, err := os.ReadDir(filepath.Join(dir, container))
+		if err != nil {
 			continue
 		}
-		if n, err := strconv.Atoi(e.Name()); err == nil && n >= 0 {
-			ns = append(ns, n)
+		for _, e := range entries {
+			// Attempts are directories n, logs are files n.log.
+			name, isLog := strings.CutSuffix(e.Name(), ".log")
+			if isLog == e.IsDir() {
+				continue
+			}
+			n, err := strconv.Atoi(name)
+			if err != nil || n < 0 {
+				continue
+			}
+			if e.IsDir() {
+				found[n] = filepath.Join(dir, container, name)
+			} else if _, ok := found[n]; !ok {
+				found[n] = ""
+			}
 		}
 	}
-	sort.Ints(ns)
-	return ns
+	out := make([]attemptRecord, 0, len(found))
+	for n, dir := range found {
+		out = append(out, attemptRecord{n: n, stateDir: dir})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
+	return out
 }
 
 func newContainerID() string {

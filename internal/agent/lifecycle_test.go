@@ -151,7 +151,7 @@ func TestSurvivesAgentRestart(t *testing.T) {
 func TestAttemptNeverStartedIsMadeAgain(t *testing.T) {
 	dir := t.TempDir()
 	pod := testPod("again", sh("c", "debian", "echo ran"))
-	attempt := attemptDir(filepath.Join(dir, "pods", string(pod.UID)), "c", 0)
+	attempt := attemptDir(filepath.Join(volatileDir(dir), "pods", string(pod.UID)), "c", 0)
 	if err := os.MkdirAll(attempt, 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +170,8 @@ func TestAttemptNeverStartedIsMadeAgain(t *testing.T) {
 		t.Fatalf("container status = %+v, want one successful run of a new attempt", cs)
 	}
 	podDir := filepath.Join(dir, "pods", string(pod.UID))
-	if got := attemptsOnDisk(podDir, "c"); len(got) != 1 || got[0] != 0 {
-		t.Fatalf("attempts on disk = %v, want the one attempt 0", got)
+	if got := attemptsOf(podDir, h.agent.podRunDir(pod.UID), "c"); len(got) != 1 || got[0].n != 0 || got[0].stateDir == "" {
+		t.Fatalf("attempts = %v, want the one attempt 0", got)
 	}
 	if log, err := os.ReadFile(attemptLog(podDir, "c", 0)); err != nil || !strings.HasSuffix(string(log), " stdout F ran\n") {
 		t.Fatalf("attempt 0 log = %q (%v), want the new run's output", log, err)
@@ -222,8 +222,79 @@ func TestStopWaitsForAContainerStartUnderWay(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return once the start was through")
 	}
-	attempt := attemptDir(filepath.Join(dir, "pods", string(pod.UID)), "c", 0)
+	attempt := attemptDir(filepath.Join(volatileDir(dir), "pods", string(pod.UID)), "c", 0)
 	if _, err := os.Stat(filepath.Join(attempt, "state.json")); err != nil {
 		t.Fatalf("the started attempt has no recorded state: %v", err)
+	}
+}
+
+// TestAttemptLostInARestartIsNotRunAgain: after a reboot the run dir is
+// empty but the data dir still has the logs of attempts that ran. Such an
+// attempt is a lost container, as kubelet reports one: a Never pod fails
+// instead of running its container a second time; an Always pod counts it
+// as a restart.
+func TestAttemptLostInARestartIsNotRunAgain(t *testing.T) {
+	for _, tc := range []struct {
+		policy corev1.RestartPolicy
+		check  func(t *testing.T, h *harness, name string)
+	}{
+		{corev1.RestartPolicyNever, func(t *testing.T, h *harness, name string) {
+			p := h.waitPod(name, "Failed", phaseIs(corev1.PodFailed))
+			cs := p.Status.ContainerStatuses[0]
+			if term := cs.State.Terminated; cs.RestartCount != 0 || term == nil || term.ExitCode != 137 || term.Reason != "ContainerStatusUnknown" {
+				t.Fatalf("container status = %+v, want the lost attempt, terminated as ContainerStatusUnknown", cs)
+			}
+		}},
+		{corev1.RestartPolicyAlways, func(t *testing.T, h *harness, name string) {
+			p := h.waitPod(name, "running its second attempt", func(p *corev1.Pod) bool {
+				return running(p) && p.Status.ContainerStatuses[0].RestartCount == 1
+			})
+			last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
+			if last == nil || last.Reason != "ContainerStatusUnknown" {
+				t.Fatalf("last state = %+v, want the lost attempt", p.Status.ContainerStatuses[0].LastTerminationState)
+			}
+		}},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			dir, runDir := t.TempDir(), t.TempDir()
+			name := "lost-" + strings.ToLower(string(tc.policy))
+			pod := testPod(name, sh("c", "debian", "echo ran; sleep 30"))
+			pod.Spec.RestartPolicy = tc.policy
+			log := attemptLog(filepath.Join(dir, "pods", string(pod.UID)), "c", 0)
+			if err := os.MkdirAll(filepath.Dir(log), 0o750); err != nil {
+				t.Fatal(err)
+			}
+			const before = "2026-01-01T00:00:00Z stdout F before the restart\n"
+			if err := os.WriteFile(log, []byte(before), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			h := startAgentMode(t, fake.NewClientset(pod), dir, nil, IsolationOff, func(c *Config) { c.RunDir = runDir })
+			tc.check(t, h, name)
+			if data, err := os.ReadFile(log); err != nil || string(data) != before {
+				t.Fatalf("attempt 0 log = %q (%v): the lost attempt was run again", data, err)
+			}
+		})
+	}
+}
+
+// TestPodStateOnTmpfs: by default the runtime's state and the /etc files
+// go to a tmpfs, the logs to the data dir.
+func TestPodStateOnTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	h := startAgent(t, nil, "")
+	if !inMemory(h.agent.cfg.RunDir) {
+		t.Fatalf("run dir %s is not on a tmpfs", h.agent.cfg.RunDir)
+	}
+	pod := testPod("where", sh("c", "debian", "echo ran"))
+	h.create(pod)
+	h.waitPod("where", "Succeeded", phaseIs(corev1.PodSucceeded))
+	got := attemptsOf(h.agent.podDir(pod.UID), h.agent.podRunDir(pod.UID), "c")
+	if len(got) != 1 || !strings.HasPrefix(got[0].stateDir, h.agent.cfg.RunDir+"/") {
+		t.Fatalf("attempts = %+v, want one with its state under %s", got, h.agent.cfg.RunDir)
+	}
+	if _, err := os.Stat(attemptLog(h.agent.podDir(pod.UID), "c", 0)); err != nil {
+		t.Fatalf("the log is not in the data dir: %v", err)
 	}
 }

@@ -89,15 +89,15 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 	}
 
 	dir := a.podDir(pod.UID)
-	attempts := attemptsOnDisk(dir, container)
+	attempts := attemptsOf(dir, a.podRunDir(pod.UID), container)
 	if len(attempts) == 0 {
 		http.Error(w, fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", container, name), http.StatusBadRequest)
 		return
 	}
-	n := attempts[len(attempts)-1]
+	n := attempts[len(attempts)-1].n
 	previous := q.Get("previous") == "true"
 	if previous {
-		if len(attempts) < 2 || attempts[len(attempts)-2] != n-1 {
+		if len(attempts) < 2 || attempts[len(attempts)-2].n != n-1 {
 			http.Error(w, fmt.Sprintf("previous terminated container %q in pod %q not found", container, name), http.StatusBadRequest)
 			return
 		}

@@ -48,22 +48,24 @@ func (m IsolationMode) enabled() bool {
 // volumes, its /etc files and its network namespace (empty in the host
 // network).
 type podSandbox struct {
-	dir      string
-	volPaths map[string]string
-	etc      []sandbox.Mount
-	netns    string
+	// dir, in the data dir, holds volumes and private /tmp directories;
+	// runDir, in the run dir, the /etc files and scratch mount targets.
+	dir, runDir string
+	volPaths    map[string]string
+	etc         []sandbox.Mount
+	netns       string
 }
 
-// Volumes live in the runtime's sandbox directory, which the pod's
-// cleanup removes, and so do the /etc files, in the directory itself: one
-// directory fewer to make per pod.
+// Volumes live in the data dir's sandbox directory, which the pod's
+// cleanup removes; the /etc files live in the runtime's, in the directory
+// itself: one directory fewer to make per pod.
 func volumeDir(sandboxDir string) string { return filepath.Join(sandboxDir, "volumes") }
 
 // setUpPod materialises a pod's volumes and /etc files. Without isolation
 // a pod that mounts volumes cannot run as written and gets an
 // *sandbox.UnsupportedError.
-func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir string) (*podSandbox, error) {
-	sb := &podSandbox{dir: dir, volPaths: map[string]string{}}
+func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir, runDir string) (*podSandbox, error) {
+	sb := &podSandbox{dir: dir, runDir: runDir, volPaths: map[string]string{}}
 	if err := sandbox.CheckPod(pod, a.isolate); err != nil {
 		return nil, err
 	}
@@ -97,7 +99,7 @@ func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir string) (*pod
 			return nil, fmt.Errorf("rendering resolv.conf: %w", err)
 		}
 	}
-	sb.etc, err = sandbox.WriteEtcFiles(pod, sandbox.EtcFiles{Dir: dir, PodIPs: podIPs,
+	sb.etc, err = sandbox.WriteEtcFiles(pod, sandbox.EtcFiles{Dir: runDir, PodIPs: podIPs,
 		ResolvConf: resolv, ClusterDomain: a.clusterDomain()})
 	if err != nil {
 		return nil, err
@@ -197,7 +199,7 @@ func (a *Agent) containerSandbox(pod *corev1.Pod, c *corev1.Container, sb *podSa
 		return nil, nil, err
 	}
 	// The init step makes it when a mount target is missing.
-	scratch := filepath.Join(sb.dir, "scratch", c.Name+"-"+attempt)
+	scratch := filepath.Join(sb.runDir, "scratch", c.Name+"-"+attempt)
 	all := append([]sandbox.Mount{}, sb.etc...)
 	if !mountsAt(mounts, "/tmp") && !withinTmp(a.cfg.DataDir) {
 		tmp, err := privateTmp(sb.dir, c.Name+"-"+attempt)

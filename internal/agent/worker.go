@@ -30,7 +30,9 @@ const configRetry = 10 * time.Second
 type podWorker struct {
 	a   *Agent
 	uid types.UID
-	dir string
+	// dir is the pod's directory in the data dir, runDir in the run dir
+	// (see layout.go).
+	dir, runDir string
 
 	mu   sync.Mutex
 	pod  *corev1.Pod
@@ -97,6 +99,7 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 		a:         a,
 		uid:       pod.UID,
 		dir:       a.podDir(pod.UID),
+		runDir:    a.podRunDir(pod.UID),
 		pod:       pod,
 		logs:      map[string]logAttempt{},
 		running:   map[string]runtime.Container{},
@@ -235,7 +238,7 @@ func (w *podWorker) load(pod *corev1.Pod, now time.Time) {
 	mk := func(c *corev1.Container) *ctrState {
 		cs := &ctrState{name: c.Name, image: c.Image}
 		w.specs[cs] = c
-		ns := attemptsOnDisk(w.dir, c.Name)
+		ns := attemptsOf(w.dir, w.runDir, c.Name)
 		if len(ns) == 0 {
 			return cs
 		}
@@ -251,7 +254,7 @@ func (w *podWorker) load(pod *corev1.Pod, now time.Time) {
 			last = ns[len(ns)-1]
 			current, _ = w.adopt(cs, last, now, true)
 		}
-		cs.attempts = last + 1
+		cs.attempts = last.n + 1
 		cs.current = current
 		if len(ns) > 1 {
 			cs.previous, _ = w.adopt(cs, ns[len(ns)-2], now, false)
@@ -270,8 +273,11 @@ func (w *podWorker) load(pod *corev1.Pod, now time.Time) {
 // adopt re-attaches to attempt n of cs. started is false for an attempt
 // that never ran: its directory and log are removed, so that the attempt
 // can be made again.
-func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) (a *attempt, started bool) {
-	dir := attemptDir(w.dir, cs.name, n)
+func (w *podWorker) adopt(cs *ctrState, rec attemptRecord, now time.Time, current bool) (a *attempt, started bool) {
+	n, dir := rec.n, rec.stateDir
+	if dir == "" {
+		return lostAttempt(attemptLog(w.dir, cs.name, n), now), true
+	}
 	ctr, err := w.a.runtime.Adopt(dir)
 	if errors.Is(err, runtime.ErrNotStarted) {
 		rmErr := errors.Join(os.RemoveAll(dir), removeIfExists(attemptLog(w.dir, cs.name, n)))
@@ -282,9 +288,7 @@ func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) (a *
 	}
 	if err != nil {
 		slog.Warn("re-adopting container failed", "pod", w.uid, "container", cs.name, "attempt", n, "err", err)
-		e := runtime.Exit{ExitCode: 137, FinishedAt: now, Reason: "ContainerStatusUnknown",
-			Message: "The container could not be located when the pod was terminated"}
-		return &attempt{exit: &e}, true
+		return unknownAttempt(now), true
 	}
 	at := &attempt{id: ctr.ID(), started: ctr.StartedAt()}
 	select {
@@ -301,6 +305,24 @@ func (w *podWorker) adopt(cs *ctrState, n int, now time.Time, current bool) (a *
 		w.setLogAttempt(cs, at.exit == nil)
 	}
 	return at, true
+}
+
+// unknownAttempt is an attempt whose container cannot be found, as
+// kubelet reports one: terminated with 137, ContainerStatusUnknown.
+func unknownAttempt(finished time.Time) *attempt {
+	e := runtime.Exit{ExitCode: 137, FinishedAt: finished, Reason: "ContainerStatusUnknown",
+		Message: "The container could not be located when the pod was terminated"}
+	return &attempt{exit: &e}
+}
+
+// lostAttempt is an attempt of which only the log is left: the node
+// restarted and took the runtime's state, and the container, with it.
+// It ended at the latest when its log was last written.
+func lostAttempt(log string, now time.Time) *attempt {
+	if fi, err := os.Stat(log); err == nil {
+		now = fi.ModTime()
+	}
+	return unknownAttempt(now)
 }
 
 func (w *podWorker) watch(cs *ctrState, ctr runtime.Container) {
@@ -338,8 +360,14 @@ func (w *podWorker) reap(now time.Time) {
 func (w *podWorker) startContainers(ctx context.Context, pod *corev1.Pod, now time.Time) {
 	if !w.sandboxReady {
 		err := w.a.runtime.PrepareSandbox(ctx, runtime.SandboxConfig{UID: string(pod.UID), Namespace: pod.Namespace,
-			Name: pod.Name, Hostname: podHostname(pod), Dir: filepath.Join(w.dir, "sandbox")})
+			Name: pod.Name, Hostname: podHostname(pod), Dir: filepath.Join(w.runDir, "sandbox")})
 		if err != nil {
+			slog.Error("preparing sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			return
+		}
+		// The data dir's pod directory says the pod is on this node (see
+		// podDirsGone) and holds its logs.
+		if err := os.MkdirAll(w.dir, 0o750); err != nil {
 			slog.Error("preparing sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 			return
 		}
@@ -408,7 +436,7 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 	w.containerEvent(pod, cs.name, corev1.EventTypeNormal, eventPulled, "Container image %q already present on machine", cs.image)
 	n := cs.attempts
 	cfg.ID = newContainerID()
-	cfg.StateDir = attemptDir(w.dir, cs.name, n)
+	cfg.StateDir = attemptDir(w.runDir, cs.name, n)
 	cfg.LogPath = attemptLog(w.dir, cs.name, n)
 	sp, group, err := w.a.containerSandbox(pod, w.specs[cs], w.sb, cfg.Env, attemptName(n))
 	if err != nil {
@@ -556,10 +584,13 @@ func (w *podWorker) cleanup(ctx context.Context, pod *corev1.Pod) {
 		slog.Warn("tearing down volumes", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}
 	_ = w.a.runtime.RemoveSandbox(ctx, runtime.SandboxConfig{UID: string(pod.UID), Namespace: pod.Namespace,
-		Name: pod.Name, Dir: filepath.Join(w.dir, "sandbox")})
+		Name: pod.Name, Dir: filepath.Join(w.runDir, "sandbox")})
 	w.a.releasePodNetwork(pod.UID)
-	if err := os.RemoveAll(w.dir); err != nil {
-		slog.Warn("removing pod directory", "dir", w.dir, "err", err)
+	// The run dir first: the data dir's is what says the pod is here.
+	for _, dir := range []string{w.runDir, w.dir} {
+		if err := os.RemoveAll(dir); err != nil {
+			slog.Warn("removing pod directory", "dir", dir, "err", err)
+		}
 	}
 }
 

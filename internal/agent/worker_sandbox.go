@@ -30,7 +30,7 @@ func (w *podWorker) setUpSandbox(ctx context.Context, pod *corev1.Pod, now time.
 	if now.Before(w.sandboxRetry) {
 		return false
 	}
-	sb, err := w.a.setUpPod(ctx, pod, filepath.Join(w.dir, "sandbox"))
+	sb, err := w.a.setUpPod(ctx, pod, filepath.Join(w.dir, "sandbox"), filepath.Join(w.runDir, "sandbox"))
 	if err == nil {
 		w.sb = sb
 		return true
