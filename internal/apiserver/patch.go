@@ -44,7 +44,7 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	jsonInfo, _ := s.serializerFor(mediaJSON)
 	var warnings []string
-	out, err := s.update(r.Context(), rq, mode, updateOptions{dryRun: dryRun, manager: manager}, func(current runtime.Object) (runtime.Object, error) {
+	general := func(current runtime.Object) (runtime.Object, error) {
 		currentJSON, err := s.encode(jsonInfo, current)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
@@ -67,7 +67,19 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 			return nil, err
 		}
 		return obj, nil
-	})
+	}
+	next := general
+	if s.finalizerFastPath(rq, mode, manager) {
+		if fp, ok := parseFinalizerPatch(pt, body); ok {
+			next = func(current runtime.Object) (runtime.Object, error) {
+				if obj, ok, err := s.patchFinalizers(rq, current, fp); ok {
+					return obj, err
+				}
+				return general(current)
+			}
+		}
+	}
+	out, err := s.update(r.Context(), rq, mode, updateOptions{dryRun: dryRun, manager: manager}, next)
 	for _, msg := range warnings {
 		addWarning(w, msg)
 	}
@@ -76,6 +88,15 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	s.writeObject(w, r, rq, http.StatusOK, out)
+}
+
+// finalizerFastPath says whether a finalizer patch of rq may skip the JSON
+// round trip (see finalizerpatch.go): the kind must round-trip exactly
+// and the write must go through the field manager, which normalizes
+// managedFields on both paths.
+func (s *server) finalizerFastPath(rq *request, mode updateMode, manager string) bool {
+	recorded := (mode == updateMain || mode == updateStatus) && rq.res.trackFields && manager != ""
+	return recorded && rq.res.copyPatchable && !s.generalPatchesOnly
 }
 
 // patchType reads the patch type from Content-Type; others are 415.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type server struct {
 	watch     watchDefaults
 	// watchCaches fan storage watches out, one per resource.
 	watchCaches map[resourceKey]*watchCache
+	// generalPatchesOnly turns the finalizer patch fast path off, for
+	// tests comparing it with the general path.
+	generalPatchesOnly bool
 }
 
 type resourceKey struct {
@@ -48,6 +52,11 @@ type resource struct {
 	// trackFields: the field manager knows the kind's schema, so writes
 	// record managedFields.
 	trackFields bool
+	// goType is the Go type of the kind's objects.
+	goType reflect.Type
+	// copyPatchable: a JSON round trip of a stored object changes nothing,
+	// so finalizer patches may edit a copy (see finalizerpatch.go).
+	copyPatchable bool
 }
 
 func newServer(cfg Config) (*server, error) {
@@ -94,7 +103,9 @@ func newResource(r registry.Resource) (*resource, error) {
 		verbs:     map[string]bool{},
 		// managedFields are tracked for the kinds client-go knows.
 		trackFields: clientgoscheme.Scheme.Recognizes(r.GroupVersionKind()),
+		goType:      reflect.TypeOf(r.New()),
 	}
+	res.copyPatchable = res.goType.Kind() == reflect.Pointer && jsonRoundTripIsCopy(res.goType.Elem())
 	_, fs, err := r.Strategy.GetAttrs(r.New())
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: field selectors of %s: %w", r.GroupVersionResource(), err)
