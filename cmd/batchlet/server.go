@@ -44,6 +44,7 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&cfg.DisableServiceProxy, "disable-service-proxy", false, "do not make ClusterIPs reachable on this host (needs root)")
 	f.BoolVar(&cfg.DisablePodNetwork, "disable-pod-network", false, "keep the local node's pods in the host network instead of a network namespace and address of their own")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "the local node's pod CIDR (default: a free /24 of 10.244.0.0/16)")
+	f.DurationVar(&cfg.EventTTL, "event-ttl", server.DefaultEventTTL, "how long events are kept after their last update")
 	return cmd
 }
 

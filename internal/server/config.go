@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/utils/clock"
 
@@ -52,7 +53,13 @@ type Config struct {
 	// PodCIDR is the local node's pod CIDR (default: a free /24 of
 	// 10.244.0.0/16).
 	PodCIDR string
+	// EventTTL is how long an event is kept after its last update
+	// (default 1h, as kube-apiserver's --event-ttl).
+	EventTTL time.Duration
 }
+
+// DefaultEventTTL is kube-apiserver's default --event-ttl.
+const DefaultEventTTL = time.Hour
 
 // DefaultDataDir is /var/lib/batchlet for root and ~/.batchlet otherwise.
 func DefaultDataDir() string {
@@ -102,6 +109,9 @@ func (c *Config) complete() error {
 	}
 	if c.ControllerWorkers <= 0 {
 		c.ControllerWorkers = 4
+	}
+	if c.EventTTL <= 0 {
+		c.EventTTL = DefaultEventTTL
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/batchlet/batchlet/internal/apiserver/nodeproxy"
 	"github.com/batchlet/batchlet/internal/inproc"
 	"github.com/batchlet/batchlet/internal/pki"
+	"github.com/batchlet/batchlet/internal/registry/event"
 	"github.com/batchlet/batchlet/internal/storage"
 	"github.com/batchlet/batchlet/internal/storage/embedded"
 	"github.com/batchlet/batchlet/internal/storage/etcd3"
@@ -184,14 +185,19 @@ func (s *Server) openStorage(ctx context.Context) (storage.Interface, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connecting to etcd %v: %w", s.cfg.EtcdEndpoints, err)
 		}
-		return etcd3.New(client), nil
+		return etcd3.New(client, s.storageOptions()...), nil
 	}
 	e, err := embedded.Start(ctx, embedded.Config{DataDir: filepath.Join(s.cfg.DataDir, "etcd")})
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded etcd: %w", err)
 	}
 	s.etcd = e
-	return etcd3.New(e.Client()), nil
+	return etcd3.New(e.Client(), s.storageOptions()...), nil
+}
+
+// storageOptions makes events expire, as upstream's --event-ttl does.
+func (s *Server) storageOptions() []etcd3.Option {
+	return []etcd3.Option{etcd3.WithTTL(apiserver.StoragePrefix(event.Resource(), ""), s.cfg.EventTTL)}
 }
 
 func (s *Server) readyErr() error {

@@ -11,6 +11,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
@@ -169,5 +170,37 @@ func TestEmbeddedEtcdDBIsTheFileEtcdMaps(t *testing.T) {
 	}
 	if !strings.Contains(string(maps), " "+db+"\n") {
 		t.Fatalf("%s is not mapped by the process", db)
+	}
+}
+
+// TestEventsExpire: events live EventTTL after their last write, as with
+// kube-apiserver's --event-ttl; other objects stay.
+func TestEventsExpire(t *testing.T) {
+	cfg := server.Config{DataDir: t.TempDir(), Listen: servertest.FreeAddr(t), NodeName: "node-1",
+		DisableAgent: true, EventTTL: 2 * time.Second}
+	s := servertest.StartWithConfig(t, cfg)
+	ctx := context.Background()
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e1", Namespace: "default"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "p"},
+		Reason:         "Tested", Message: "expires", Type: corev1.EventTypeNormal}
+	if _, err := s.Client.CoreV1().Events("default").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "stays"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := s.Client.CoreV1().Events("default").Get(ctx, "e1", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event outlived its TTL: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := s.Client.CoreV1().ConfigMaps("default").Get(ctx, "stays", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the ConfigMap: %v", err)
 	}
 }

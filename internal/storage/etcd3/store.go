@@ -25,6 +25,8 @@ type store struct {
 	watchQueueLimit int
 	// listBatch is how many keys a filtered list reads per round trip.
 	listBatch int64
+	// ttls are the key prefixes whose objects expire.
+	ttls []*ttlPrefix
 }
 
 // defaultWatchQueueLimit is generous: informers drain their watch quickly,
@@ -34,8 +36,12 @@ const defaultWatchQueueLimit = 10000
 const defaultListBatch = 500
 
 // New returns a store over client for the types in client-go's scheme.
-func New(client *clientv3.Client) storage.Interface {
-	return newStore(client, scheme.Scheme)
+func New(client *clientv3.Client, opts ...Option) storage.Interface {
+	s := newStore(client, scheme.Scheme)
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func newStore(client *clientv3.Client, s *runtime.Scheme) *store {
@@ -64,10 +70,12 @@ func (s *store) Create(ctx context.Context, key string, obj runtime.Object) (run
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", key, err)
 	}
-	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(data))).
-		Commit()
+	resp, err := s.withLease(ctx, key, func(opts []clientv3.OpOption) (*clientv3.TxnResponse, error) {
+		return s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, string(data), opts...)).
+			Commit()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", key, err)
 	}

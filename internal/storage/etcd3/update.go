@@ -111,11 +111,13 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 			}
 			return cur.obj, nil
 		}
-		resp, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.rev)).
-			Then(clientv3.OpPut(key, string(data))).
-			Else(clientv3.OpGet(key)).
-			Commit()
+		resp, err := s.withLease(ctx, key, func(opts []clientv3.OpOption) (*clientv3.TxnResponse, error) {
+			return s.client.Txn(ctx).
+				If(clientv3.Compare(clientv3.ModRevision(key), "=", cur.rev)).
+				Then(clientv3.OpPut(key, string(data), opts...)).
+				Else(clientv3.OpGet(key)).
+				Commit()
+		})
 		if err != nil {
 			return nil, fmt.Errorf("updating %s: %w", key, err)
 		}
