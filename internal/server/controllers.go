@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/batchlet/batchlet/internal/controller/cronjob"
+	"github.com/batchlet/batchlet/internal/controller/endpoints"
 	"github.com/batchlet/batchlet/internal/controller/garbagecollector"
 	jobcontroller "github.com/batchlet/batchlet/internal/controller/job"
 	"github.com/batchlet/batchlet/internal/controller/namespace"
@@ -98,6 +99,12 @@ func (s *Server) runControllerManager(ctx context.Context, client kubernetes.Int
 	if err != nil {
 		return fmt.Errorf("namespace controller: %w", err)
 	}
+	// One writer of every Service's Endpoints, as upstream, sharing the
+	// Job controller's pod informer.
+	eps, err := endpoints.NewController(client, factory, clk)
+	if err != nil {
+		return fmt.Errorf("endpoints controller: %w", err)
+	}
 	factory.Start(ctx.Done())
 	runAll(
 		func() { jobs.Run(ctx, workers) },
@@ -106,6 +113,7 @@ func (s *Server) runControllerManager(ctx context.Context, client kubernetes.Int
 		func() { podGC.Run(ctx, 1) },
 		func() { gc.Run(ctx, workers) },
 		func() { namespaces.Run(ctx, workers) },
+		func() { eps.Run(ctx, workers) },
 	)
 	return nil
 }

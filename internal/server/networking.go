@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
-	"github.com/batchlet/batchlet/internal/controller/endpoints"
 	"github.com/batchlet/batchlet/internal/dns"
 	"github.com/batchlet/batchlet/internal/proxy"
 )
@@ -38,14 +37,10 @@ func clusterDNSIP(serviceCIDR string) (net.IP, error) {
 	return out, nil
 }
 
-// startNetworking runs the Endpoints controller, cluster DNS and (unless
-// disabled) the Service proxy, and publishes DNS as Service
-// kube-system/kube-dns the way clusters do.
+// startNetworking runs cluster DNS and (unless disabled) the Service
+// proxy, and publishes DNS as Service kube-system/kube-dns the way
+// clusters do. The Endpoints controller runs with the controller manager.
 func (s *Server) startNetworking(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory) error {
-	eps, err := endpoints.NewController(client, factory, s.cfg.Clock)
-	if err != nil {
-		return fmt.Errorf("endpoints controller: %w", err)
-	}
 	dnsServer, err := dns.New(dns.Config{ListenAddress: "127.0.0.1:0"}, client, factory)
 	if err != nil {
 		return fmt.Errorf("cluster DNS: %w", err)
@@ -61,7 +56,6 @@ func (s *Server) startNetworking(ctx context.Context, client kubernetes.Interfac
 			return fmt.Errorf("service proxy: %w", err)
 		}
 	}
-	s.goRun(func() { eps.Run(ctx, s.cfg.ControllerWorkers) })
 	s.goRun(func() {
 		if err := dnsServer.Run(ctx); err != nil && ctx.Err() == nil {
 			s.failed <- fmt.Errorf("cluster DNS: %w", err)
