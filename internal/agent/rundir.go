@@ -24,6 +24,10 @@ const volatileBase = "/run/batchlet/volatile"
 // belongs to, so that the directories of removed data dirs can be pruned.
 const dataDirFile = "datadir"
 
+// DefaultRunDir is the run dir an agent of dataDir uses when its Config
+// names none.
+func DefaultRunDir(dataDir string) string { return volatileDir(dataDir) }
+
 // volatileDir returns the volatile directory of the agent of dataDir: a
 // directory of its own on a tmpfs at volatileBase (mounted there when
 // /run is no tmpfs), or dataDir/run when no tmpfs can be had.

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 
+	"github.com/batchlet/batchlet/internal/agent"
 	"github.com/batchlet/batchlet/internal/server"
 )
 
@@ -96,7 +97,9 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	if err := pw.start(ctx, client, stop); err != nil {
 		return nil, err
 	}
-	if err := jobStartLatency(ctx, client, pw, filepath.Join(dataDir, "agent"), opts.LatencyJobs, res); err != nil {
+	// The runtime's state of each container is in the agent's run dir.
+	runDir := agent.DefaultRunDir(filepath.Join(dataDir, "agent"))
+	if err := jobStartLatency(ctx, client, pw, runDir, opts.LatencyJobs, res); err != nil {
 		return nil, fmt.Errorf("start latency: %w", err)
 	}
 	report(w, "Job creation → first container started (%d Jobs one after another): p50 %s, p99 %s",
@@ -411,7 +414,7 @@ func (pw *jobPodWatch) writes() (perPod, running float64) {
 // jobStartLatency creates Jobs of one pod one after another, each after
 // the previous one's pod finished, and records the time from the create
 // call to the container start the agent recorded.
-func jobStartLatency(ctx context.Context, client kubernetes.Interface, pw *jobPodWatch, agentDir string, n int, res *JobResult) error {
+func jobStartLatency(ctx context.Context, client kubernetes.Interface, pw *jobPodWatch, runDir string, n int, res *JobResult) error {
 	for i := 0; i < n; i++ {
 		name := "latency-" + strconv.Itoa(i)
 		f := pw.firstPod(name)
@@ -419,7 +422,7 @@ func jobStartLatency(ctx context.Context, client kubernetes.Interface, pw *jobPo
 		if _, err := client.BatchV1().Jobs(jobNamespace).Create(ctx, jobSpec(name, 1, 1), metav1.CreateOptions{}); err != nil {
 			return err
 		}
-		started, err := jobWaitStarted(ctx, pw, f, agentDir)
+		started, err := jobWaitStarted(ctx, pw, f, runDir)
 		if err != nil {
 			return fmt.Errorf("job %s: %w", name, err)
 		}
@@ -444,7 +447,7 @@ func jobStartLatency(ctx context.Context, client kubernetes.Interface, pw *jobPo
 // jobWaitStarted waits for the pod to be bound and then for the shim's
 // state record of its container, and returns the start time recorded
 // there.
-func jobWaitStarted(ctx context.Context, pw *jobPodWatch, f *jobFirstPod, agentDir string) (time.Time, error) {
+func jobWaitStarted(ctx context.Context, pw *jobPodWatch, f *jobFirstPod, runDir string) (time.Time, error) {
 	deadline := time.After(60 * time.Second)
 	for {
 		uid := ""
@@ -454,7 +457,7 @@ func jobWaitStarted(ctx context.Context, pw *jobPodWatch, f *jobFirstPod, agentD
 		}
 		pw.mu.Unlock()
 		if uid != "" {
-			if at, ok := jobContainerStartedAt(agentDir, uid); ok {
+			if at, ok := jobContainerStartedAt(runDir, uid); ok {
 				return at, nil
 			}
 		}
@@ -469,10 +472,10 @@ func jobWaitStarted(ctx context.Context, pw *jobPodWatch, f *jobFirstPod, agentD
 	}
 }
 
-// jobContainerStartedAt reads the start time the container's shim
+// jobContainerStartedAt reads the start time the container's supervisor
 // recorded for the first attempt of container "main".
-func jobContainerStartedAt(agentDir, uid string) (time.Time, bool) {
-	data, err := os.ReadFile(filepath.Join(agentDir, "pods", uid, "main", "0", "state.json"))
+func jobContainerStartedAt(runDir, uid string) (time.Time, bool) {
+	data, err := os.ReadFile(filepath.Join(runDir, "pods", uid, "main", "0", "state.json"))
 	if err != nil {
 		return time.Time{}, false
 	}
