@@ -87,3 +87,23 @@ func processCPU(b *testing.B) int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkCheckPristine is the check a finished pod's namespace passes
+// before it is parked for another pod.
+func BenchmarkCheckPristine(b *testing.B) {
+	requireRoot(b)
+	m := newTestManager(b)
+	p, err := m.Setup("pristine")
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := processCPU(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := m.checkPristine(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU(b)-start)/float64(b.N), "cpu-ns/op")
+}

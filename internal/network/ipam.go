@@ -257,7 +257,7 @@ func (p *ipam) rekey(from, to string) error {
 	aside := filepath.Join(p.parkedDir, ip.String())
 	switch {
 	case isParkedKey(to):
-		if err := os.Rename(path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := rename(path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
 			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				return fmt.Errorf("releasing address %s: %w", ip, errors.Join(err, rerr))
 			}
@@ -284,10 +284,19 @@ func restoreRecord(aside, path, key string) error {
 		return os.WriteFile(path, []byte(key+"\n"), 0o640)
 	}
 	if err == nil {
-		err = os.Rename(aside, path)
+		err = rename(aside, path)
 	}
 	if err != nil {
 		return errors.Join(err, os.Remove(aside))
+	}
+	return nil
+}
+
+// rename is os.Rename without its look at the target first, a system
+// call that matters on a path taken for every pod.
+func rename(from, to string) error {
+	if err := unix.Rename(from, to); err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
 	}
 	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -28,9 +27,10 @@ type Manager struct {
 	// any thread; hostNS is that namespace.
 	host   *netlink.Handle
 	hostNS netns.NsHandle
-	// hostSock is a netlink socket in the host namespace for requests
-	// the handle has no call for.
-	hostSock *nl.SocketHandle
+	// hostConn is a bare netlink socket in the host namespace for the
+	// requests made for every pod, one at a time under hostMu.
+	hostConn *nlConn
+	hostMu   sync.Mutex
 	ipam     *ipam
 	pool     *pool
 	// keys serialises set-up and teardown per key.
@@ -39,6 +39,10 @@ type Manager struct {
 	built, reused atomic.Int64
 	// warming is set while namespaces are built ahead.
 	warming atomic.Bool
+	// parkedMounts holds the addresses of pods whose namespace is
+	// mounted at its parked path as well (see unpark), by ipNum.
+	parkedMounts   map[uint32]bool
+	parkedMountsMu sync.Mutex
 
 	// mu keeps Close from pulling the handles from under a pod's set-up.
 	mu     sync.RWMutex
@@ -69,7 +73,8 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{stateDir: cfg.StateDir, nsDir: NamespaceDir(cfg.StateDir), pool: newPool(cfg)}
+	m := &Manager{stateDir: cfg.StateDir, nsDir: NamespaceDir(cfg.StateDir), pool: newPool(cfg),
+		parkedMounts: map[uint32]bool{}}
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating pod network state dir: %w", err)
 	}
@@ -83,12 +88,10 @@ func New(cfg Config) (*Manager, error) {
 		m.hostNS.Close()
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	sock, err := nl.GetNetlinkSocketAt(m.hostNS, netns.None(), unix.NETLINK_ROUTE)
-	if err != nil {
+	if m.hostConn, err = openNLAt(m.hostNS, unix.NETLINK_ROUTE); err != nil {
 		m.closeHandles()
-		return nil, fmt.Errorf("netlink: %w", err)
+		return nil, err
 	}
-	m.hostSock = &nl.SocketHandle{Socket: sock}
 	if err := withFreshHandle(m.hostHandle, sweepStale); err != nil {
 		slog.Warn("removing stale pod networks", "err", err)
 	}
@@ -237,7 +240,7 @@ func (m *Manager) Setup(key string) (*Pod, error) {
 	}
 	p := m.pod(key, ip)
 	if ok && nsMounted(p.NetNS) {
-		if _, err := m.host.LinkByName(p.HostVeth); err == nil {
+		if _, err := m.hostLink(p.HostVeth); err == nil {
 			return p, nil
 		}
 	}
@@ -291,13 +294,24 @@ func (m *Manager) Parked() int { return m.pool.count() }
 // released beyond it have theirs destroyed.
 func (m *Manager) ParkRoom() int { return m.pool.room() }
 
-// removeNamespace unmounts the namespace. With its last reference gone
-// the kernel destroys it and its end of the veth pair, which takes the
-// host end along: deleting the veth here instead costs ~30 ms of kernel
-// time per pod under the routing lock, where the kernel's own namespace
-// clean-up batches many pods' devices together.
+// removeNamespace unmounts the namespace, at its parked path too when a
+// pod took it from the pool. With its last reference gone the kernel
+// destroys it and its end of the veth pair, which takes the host end
+// along: deleting the veth here instead costs ~30 ms of kernel time per
+// pod under the routing lock, where the kernel's own namespace clean-up
+// batches many pods' devices together.
 func (m *Manager) removeNamespace(p *Pod) error {
-	return unmountNamespace(p.NetNS)
+	if err := unmountNamespace(p.NetNS); err != nil {
+		return err
+	}
+	if !m.sharesParkedMount(p.IP) {
+		return nil
+	}
+	if err := unmountNamespace(m.parkedPath(p.IP)); err != nil {
+		return err
+	}
+	m.forgetParkedMount(p.IP)
+	return nil
 }
 
 // Close releases the manager; the bridge goes too when no pod holds an
@@ -321,9 +335,7 @@ func (m *Manager) Close() error {
 		if nerr := m.removeMasquerade(); nerr != nil {
 			err = errors.Join(err, nerr)
 		}
-		if rerr := os.RemoveAll(m.nsDir); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("removing %s: %w", m.nsDir, rerr))
-		}
+		err = errors.Join(err, removeNamespaceDir(m.nsDir))
 	}
 	m.closeHandles()
 	return err
@@ -333,8 +345,8 @@ func (m *Manager) closeHandles() {
 	if m.host != nil {
 		m.host.Close()
 	}
-	if m.hostSock != nil {
-		m.hostSock.Close()
+	if m.hostConn != nil {
+		m.hostConn.Close()
 	}
 	if m.hostNS.IsOpen() {
 		m.hostNS.Close()

@@ -3,18 +3,15 @@
 package network
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
-	"syscall"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +35,7 @@ func vethName(bridge string, ip net.IP) string {
 // build makes p's namespace, its loopback, its veth pair with the pod's
 // address and default route, and enslaves the host end to the bridge.
 func (m *Manager) build(p *Pod) error {
-	if err := m.inNewNamespace(p.NetNS, func(h *netlink.Handle) error { return m.wirePod(h, p) }); err != nil {
+	if err := m.inNewNamespace(p.NetNS, func(c *nlConn) error { return m.wirePod(c, p) }); err != nil {
 		return err
 	}
 	if err := m.attachToBridge(p.HostVeth); err != nil {
@@ -51,30 +48,21 @@ func (m *Manager) build(p *Pod) error {
 // sets it up, in one request that names the link: the netlink library
 // takes three, looking the link up first.
 func (m *Manager) attachToBridge(name string) error {
-	req := nl.NewNetlinkRequest(unix.RTM_SETLINK, unix.NLM_F_ACK)
-	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: m.hostSock}
-	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
-	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
-	req.AddData(msg)
-	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(name)))
-	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(m.bridge.Attrs().Index))))
-	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
-	return err
+	m.hostMu.Lock()
+	defer m.hostMu.Unlock()
+	var b nlBatch
+	b.begin(m.hostConn, unix.RTM_SETLINK, unix.NLM_F_ACK, ifinfomsg(0, unix.IFF_UP, unix.IFF_UP))
+	b.str(unix.IFLA_IFNAME, name)
+	b.u32(unix.IFLA_MASTER, uint32(m.bridge.Attrs().Index))
+	return m.hostConn.do(&b, nil)
 }
 
 // wirePod runs inside the pod's namespace: the pair is made there with
 // its host end moved straight to the host, so the pod end can be eth0.
-func (m *Manager) wirePod(h *netlink.Handle, p *Pod) error {
-	// The kernel gives every namespace's loopback the same index, so it
-	// need not be looked up.
-	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: loopbackIndex}}
-	if err := h.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("setting the pod's loopback up: %w", err)
-	}
-	// eth0 is made up, which saves a request of its own.
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: podInterface, Flags: net.FlagUp},
-		PeerName: p.HostVeth, PeerNamespace: netlink.NsFd(int(m.hostNS))}
-	err := h.LinkAdd(veth)
+// The requests go in two batches, the second needing eth0's index, which
+// the first ends by asking for.
+func (m *Manager) wirePod(c *nlConn, p *Pod) error {
+	eth, err := m.makePair(c, p)
 	if errors.Is(err, unix.EEXIST) {
 		// The pair of a namespace destroyed with this address moments
 		// ago, which the kernel has not cleaned up yet.
@@ -83,37 +71,83 @@ func (m *Manager) wirePod(h *netlink.Handle, p *Pod) error {
 				return fmt.Errorf("removing the stale veth %s: %w", p.HostVeth, derr)
 			}
 		}
-		err = h.LinkAdd(veth)
+		eth, err = m.makePair(c, p)
 	}
 	if err != nil {
 		return fmt.Errorf("creating veth pair %s/%s: %w", podInterface, p.HostVeth, err)
 	}
-	// LinkAdd looked the new link up for its index already.
-	var eth netlink.Link = veth
-	if veth.Index == 0 {
-		if eth, err = h.LinkByName(podInterface); err != nil {
-			return fmt.Errorf("finding the pod's %s: %w", podInterface, err)
-		}
-	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.IP, Mask: m.subnet.Mask}}
-	if err := h.AddrAdd(eth, addr); err != nil {
-		return fmt.Errorf("addressing the pod's %s: %w", podInterface, err)
-	}
-	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: m.Gateway()}); err != nil {
-		return fmt.Errorf("adding the pod's default route: %w", err)
+	var b nlBatch
+	ones, _ := m.subnet.Mask.Size()
+	// struct ifaddrmsg: family, prefix length, flags, scope, index.
+	ifa := []byte{unix.AF_INET, byte(ones), 0, 0, 0, 0, 0, 0}
+	binary.NativeEndian.PutUint32(ifa[4:], uint32(eth))
+	b.begin(c, unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, ifa)
+	b.attr(unix.IFA_LOCAL, p.IP.To4())
+	b.attr(unix.IFA_ADDRESS, p.IP.To4())
+	// As the library did, which adds the broadcast route to local.
+	b.attr(unix.IFA_BROADCAST, nthIP(m.subnet, hostCount(m.subnet)-1))
+	// struct rtmsg: family, dst and src length, tos, table, protocol,
+	// scope, type, flags; as the library made the default route.
+	rtm := []byte{unix.AF_INET, 0, 0, 0, unix.RT_TABLE_MAIN, unix.RTPROT_BOOT, unix.RT_SCOPE_UNIVERSE, unix.RTN_UNICAST, 0, 0, 0, 0}
+	b.begin(c, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK, rtm)
+	b.attr(unix.RTA_GATEWAY, m.Gateway().To4())
+	b.u32(unix.RTA_OIF, uint32(eth))
+	if err := c.do(&b, nil); err != nil {
+		return fmt.Errorf("addressing the pod's %s and adding its default route: %w", podInterface, err)
 	}
 	return nil
 }
 
+// makePair sets the loopback up and makes the veth pair, eth0 up, and
+// returns eth0's index.
+func (m *Manager) makePair(c *nlConn, p *Pod) (int, error) {
+	var b nlBatch
+	// The kernel gives every namespace's loopback the same index, so it
+	// need not be looked up.
+	b.begin(c, unix.RTM_NEWLINK, 0, ifinfomsg(loopbackIndex, unix.IFF_UP, unix.IFF_UP))
+	// eth0 is made up, which saves a request of its own. Queue lengths
+	// of zero, as the library made them: veth queues nothing.
+	b.begin(c, unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, ifinfomsg(0, unix.IFF_UP, unix.IFF_UP))
+	b.str(unix.IFLA_IFNAME, podInterface)
+	b.u32(unix.IFLA_TXQLEN, 0)
+	info := b.nest(unix.IFLA_LINKINFO)
+	b.attr(unix.IFLA_INFO_KIND, []byte("veth"))
+	data := b.nest(unix.IFLA_INFO_DATA)
+	peer := b.nest(vethInfoPeer)
+	b.raw(ifinfomsg(0, 0, 0))
+	b.str(unix.IFLA_IFNAME, p.HostVeth)
+	b.u32(unix.IFLA_TXQLEN, 0)
+	b.u32(unix.IFLA_NET_NS_FD, uint32(m.hostNS))
+	b.unnest(peer)
+	b.unnest(data)
+	b.unnest(info)
+	b.begin(c, unix.RTM_GETLINK, 0, ifinfomsg(0, 0, 0))
+	b.str(unix.IFLA_IFNAME, podInterface)
+	b.u32(unix.IFLA_EXT_MASK, rtextFilterSkipStats)
+	eth := 0
+	err := c.do(&b, func(typ uint16, body []byte) error {
+		if typ != unix.RTM_NEWLINK {
+			return nil
+		}
+		l, err := parseLink(body)
+		eth = l.index
+		return err
+	})
+	if err == nil && eth <= 0 {
+		err = fmt.Errorf("no index for %s", podInterface)
+	}
+	return eth, err
+}
+
 // inNewNamespace creates a network namespace, bind-mounts it at path and
-// runs fn with a netlink handle inside it. The work happens on a locked
+// runs fn with a netlink socket inside it. The work happens on a locked
 // thread that returns to the host namespace; a thread that cannot return
 // dies with its goroutine.
-func (m *Manager) inNewNamespace(path string, fn func(*netlink.Handle) error) error {
+func (m *Manager) inNewNamespace(path string, fn func(*nlConn) error) error {
 	if err := touch(path); err != nil {
 		return err
 	}
-	return onLockedThread(func() error { return m.onNewNamespace(path, fn) })
+	return onLockedThread(func() error { return onNewNamespace(path, fn) })
 }
 
 // onLockedThread runs fn, which may move its thread into another network
@@ -166,20 +200,19 @@ func threadNamespace() (netns.NsHandle, error) {
 	return unlockedNS.ns, nil
 }
 
-func (m *Manager) onNewNamespace(path string, fn func(*netlink.Handle) error) error {
+func onNewNamespace(path string, fn func(*nlConn) error) error {
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("creating a network namespace: %w", err)
 	}
-	self := "/proc/self/task/" + strconv.Itoa(unix.Gettid()) + "/ns/net"
-	if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind-mounting the network namespace at %s: %w", path, err)
 	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	c, err := openNL(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in the pod namespace: %w", err)
 	}
-	defer h.Close()
-	return fn(h)
+	defer c.Close()
+	return fn(c)
 }
 
 func touch(path string) error {
@@ -209,17 +242,22 @@ func unmountNamespace(path string) error {
 	return nil
 }
 
-// unmountOnly unmounts path and keeps the file, for a later mount.
+// unmountOnly unmounts path and keeps the file, for a later mount. A
+// namespace mounted more than once there is unmounted as often.
 func unmountOnly(path string) error {
-	for nsMounted(path) {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
-				break
-			}
+	for {
+		err := unix.Unmount(path, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			// Not a mount point, or gone.
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("unmounting %s: %w", path, err)
 		}
+		if !nsMounted(path) {
+			return nil
+		}
 	}
-	return nil
 }
 
 // moveNamespace makes the namespace mounted at from available at to
@@ -227,9 +265,8 @@ func unmountOnly(path string) error {
 // refuses under a shared mount such as /run usually is. Creating a file
 // is what costs most here, so none is made that need not be: a missing
 // to is made of spare, an empty file an earlier move left, when there is
-// one; from stays as an empty file with keep, else it becomes spare
-// (when given) or is removed.
-func moveNamespace(from, to, spare string, keep bool) error {
+// one, and from becomes spare (when given) or is removed.
+func moveNamespace(from, to, spare string) error {
 	err := unix.Mount(from, to, "", unix.MS_BIND, "")
 	if errors.Is(err, unix.ENOENT) {
 		if err := makeFile(to, spare); err != nil {
@@ -241,14 +278,52 @@ func moveNamespace(from, to, spare string, keep bool) error {
 	} else if err != nil {
 		return fmt.Errorf("bind-mounting %s at %s: %w", from, to, err)
 	}
-	if err := unmountOnly(from); err != nil || keep {
+	return dropMount(from, spare)
+}
+
+// dropMount unmounts path, one of two mounts of a namespace, and makes
+// its file spare (when given) or removes it.
+func dropMount(path, spare string) error {
+	if err := unmountOnly(path); err != nil {
 		return err
 	}
-	if spare != "" && unix.Rename(from, spare) == nil {
+	if spare != "" && unix.Rename(path, spare) == nil {
 		return nil
 	}
-	if err := os.Remove(from); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", from, err)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", path, err)
+	}
+	return nil
+}
+
+// bindNamespace mounts the namespace mounted at from at to as well, to
+// being made of spare when there is one. to is expected not to exist:
+// it is renamed into place without looking first, and without replacing
+// a file that is there after all.
+func bindNamespace(from, to, spare string) error {
+	made := false
+	err := unix.Renameat2(unix.AT_FDCWD, spare, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		made = true
+	case errors.Is(err, unix.EEXIST):
+	default:
+		// No spare, or a file system that cannot rename so.
+		fd, err := unix.Open(to, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_CLOEXEC, 0o440)
+		switch {
+		case err == nil:
+			made = true
+			unix.Close(fd)
+		case !errors.Is(err, unix.EEXIST):
+			return fmt.Errorf("creating %s: %w", to, err)
+		}
+	}
+	if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
+		err = fmt.Errorf("bind-mounting %s at %s: %w", from, to, err)
+		if made {
+			err = errors.Join(err, os.Remove(to))
+		}
+		return err
 	}
 	return nil
 }

@@ -193,14 +193,22 @@ func (m *Manager) park(p *Pod) bool {
 		return false
 	}
 	to := m.parkedPath(p.IP)
-	if err := moveNamespace(p.NetNS, to, m.sparePath(p.IP), false); err != nil {
-		m.pool.unreserve()
-		slog.Warn("parking pod network", "pod", p.Key, "err", err)
+	var err error
+	if m.sharesParkedMount(p.IP) {
+		// Mounted at to since it was unparked: the caller's teardown
+		// removes both mounts if this fails.
+		err = dropMount(p.NetNS, m.sparePath(p.IP))
+	} else if err = moveNamespace(p.NetNS, to, m.sparePath(p.IP)); err != nil {
 		// Whichever of the two paths still holds the namespace, the
 		// caller's teardown and the next start's sweep remove it.
 		_ = unmountNamespace(to)
+	}
+	if err != nil {
+		m.pool.unreserve()
+		slog.Warn("parking pod network", "pod", p.Key, "err", err)
 		return false
 	}
+	m.forgetParkedMount(p.IP)
 	if err := m.ipam.rekey(p.Key, parkedKey(p.IP)); err != nil {
 		m.pool.unreserve()
 		slog.Warn("parking pod network", "pod", p.Key, "err", err)
@@ -211,7 +219,9 @@ func (m *Manager) park(p *Pod) bool {
 	return true
 }
 
-// unpark gives key a parked namespace, if there is one.
+// unpark gives key a parked namespace, if there is one. The namespace
+// stays mounted at its parked path too: the pod's start and its next
+// parking then take a mount and an unmount between them, not two of each.
 func (m *Manager) unpark(key string) (*Pod, bool) {
 	for {
 		ip, ok := m.pool.take()
@@ -221,8 +231,8 @@ func (m *Manager) unpark(key string) (*Pod, bool) {
 		p := m.pod(key, ip)
 		err := m.ipam.rekey(parkedKey(ip), key)
 		if err == nil {
-			// The parked file stays, for the address's next parking.
-			if err = moveNamespace(m.parkedPath(ip), p.NetNS, m.sparePath(ip), true); err == nil {
+			if err = bindNamespace(m.parkedPath(ip), p.NetNS, m.sparePath(ip)); err == nil {
+				m.keepParkedMount(ip)
 				return p, true
 			}
 			err = errors.Join(err, m.ipam.rekey(key, parkedKey(ip)))
@@ -232,6 +242,29 @@ func (m *Manager) unpark(key string) (*Pod, bool) {
 			slog.Warn("removing a parked pod network", "address", ip, "err", derr)
 		}
 	}
+}
+
+// keepParkedMount records that ip's namespace, serving a pod, is
+// mounted at its parked path as well. The record is not kept across
+// restarts: a start unmounts every parked path.
+func (m *Manager) keepParkedMount(ip net.IP) {
+	m.parkedMountsMu.Lock()
+	defer m.parkedMountsMu.Unlock()
+	m.parkedMounts[ipNum(ip)] = true
+}
+
+// sharesParkedMount reports whether the pod with ip shares its
+// namespace's mount with the parked path.
+func (m *Manager) sharesParkedMount(ip net.IP) bool {
+	m.parkedMountsMu.Lock()
+	defer m.parkedMountsMu.Unlock()
+	return m.parkedMounts[ipNum(ip)]
+}
+
+func (m *Manager) forgetParkedMount(ip net.IP) {
+	m.parkedMountsMu.Lock()
+	defer m.parkedMountsMu.Unlock()
+	delete(m.parkedMounts, ipNum(ip))
 }
 
 // prewarm builds namespaces into the pool until it holds the number kept

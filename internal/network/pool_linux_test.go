@@ -55,8 +55,8 @@ func mustPark(t *testing.T, m *Manager, key string) {
 	}
 }
 
-// parkedFiles lists the parked namespaces of m: mounted files (an empty
-// one stays after reuse, for the address's next parking).
+// parkedFiles lists the parked namespaces of m: mounted files, but for
+// those of namespaces serving a pod again, which stay mounted there too.
 func parkedFiles(t *testing.T, m *Manager) []string {
 	t.Helper()
 	entries, err := os.ReadDir(m.nsDir)
@@ -65,7 +65,9 @@ func parkedFiles(t *testing.T, m *Manager) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), parkedPrefix) && nsMounted(filepath.Join(m.nsDir, e.Name())) {
+		ip := net.ParseIP(strings.TrimPrefix(e.Name(), parkedPrefix))
+		if strings.HasPrefix(e.Name(), parkedPrefix) && nsMounted(filepath.Join(m.nsDir, e.Name())) &&
+			(ip == nil || !m.sharesParkedMount(ip)) {
 			out = append(out, e.Name())
 		}
 	}
@@ -250,6 +252,79 @@ func TestTamperedNamespaceIsNotReused(t *testing.T) {
 			return h.NeighAdd(&netlink.Neigh{LinkIndex: eth.Attrs().Index, Family: netlink.FAMILY_V4,
 				State: netlink.NUD_PERMANENT, IP: m.Gateway(), HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}})
 		},
+		"extra rule": func(h *netlink.Handle, _ *Manager) error {
+			r := netlink.NewRule()
+			r.Priority, r.Table = 100, 100
+			return h.RuleAdd(r)
+		},
+		"main rule made selective": func(h *netlink.Handle, _ *Manager) error {
+			r := netlink.NewRule()
+			r.Priority, r.Table = 32766, unix.RT_TABLE_MAIN
+			if err := h.RuleDel(r); err != nil {
+				return err
+			}
+			r.Src = &net.IPNet{IP: net.IPv4(192, 0, 2, 0).To4(), Mask: net.CIDRMask(24, 32)}
+			return h.RuleAdd(r)
+		},
+		"shaping qdisc": func(h *netlink.Handle, _ *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			return h.QdiscAdd(&netlink.Tbf{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: eth.Attrs().Index,
+				Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT}, Rate: 1 << 20, Limit: 1 << 16, Buffer: 1 << 14})
+		},
+		"ingress qdisc": func(h *netlink.Handle, _ *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			return h.QdiscAdd(&netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: eth.Attrs().Index,
+				Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_INGRESS}})
+		},
+		"eth0 MTU": func(h *netlink.Handle, _ *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			return h.LinkSetMTU(eth, 1400)
+		},
+		"loopback address gone": func(h *netlink.Handle, _ *Manager) error {
+			lo, err := h.LinkByName("lo")
+			if err != nil {
+				return err
+			}
+			return h.AddrDel(lo, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(127, 0, 0, 1).To4(), Mask: net.CIDRMask(8, 32)}})
+		},
+		"CIDR made local": func(h *netlink.Handle, m *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			wide := &net.IPNet{IP: m.subnet.IP, Mask: net.CIDRMask(16, 32)}
+			wide.IP = wide.IP.Mask(wide.Mask)
+			return h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Dst: wide, Table: unix.RT_TABLE_LOCAL,
+				Type: unix.RTN_LOCAL, Scope: unix.RT_SCOPE_HOST})
+		},
+		"subnet route made local": func(h *netlink.Handle, m *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			r := &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: m.subnet, Scope: unix.RT_SCOPE_LINK, Protocol: unix.RTPROT_KERNEL}
+			if err := h.RouteDel(r); err != nil {
+				return err
+			}
+			r.Type, r.Scope = unix.RTN_LOCAL, unix.RT_SCOPE_HOST
+			return h.RouteAdd(r)
+		},
+		"default route with metrics": func(h *netlink.Handle, m *Manager) error {
+			eth, err := h.LinkByName(podInterface)
+			if err != nil {
+				return err
+			}
+			return h.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: m.Gateway(), MTU: 1000})
+		},
 	}
 	m := newTestManager(t)
 	for name, fn := range tamper {
@@ -267,9 +342,11 @@ func TestTamperedNamespaceIsNotReused(t *testing.T) {
 			if err != nil {
 				t.Fatalf("tampering: %v", err)
 			}
-			if err := m.checkPristine(p); err == nil {
+			err = m.checkPristine(p)
+			if err == nil {
 				t.Fatal("checkPristine found nothing wrong")
 			}
+			t.Logf("refused: %v", err)
 			mustPark(t, m, key)
 			if m.Parked() != 0 || len(parkedFiles(t, m)) != 0 {
 				t.Fatalf("a tampered namespace was parked")

@@ -328,6 +328,11 @@ func TestStaleNodesAreSweptAtStart(t *testing.T) {
 	if nsMounted(p.NetNS) {
 		t.Errorf("namespace %s of a stale node still mounted", p.NetNS)
 	}
+	if nsDir := NamespaceDir(gone); mountedUnder(t, nsDir) {
+		t.Errorf("namespace directory %s of a stale node still mounted", nsDir)
+	} else if _, err := os.Stat(nsDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("namespace directory %s of a stale node left (%v)", nsDir, err)
+	}
 }
 
 // TestAutomaticPickAvoidsOtherNodesCIDRs: CIDRs the cluster's other nodes
