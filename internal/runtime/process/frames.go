@@ -34,6 +34,9 @@ const socketFile = "shim.sock"
 // maxFrame bounds one frame's payload.
 const maxFrame = 1 << 20
 
+// errFrameTooLarge refuses a frame whose payload exceeds maxFrame.
+var errFrameTooLarge = errors.New("frame exceeds the size limit")
+
 // sessionRequest opens a session.
 type sessionRequest struct {
 	// Op is "exec" or "attach".
@@ -61,14 +64,26 @@ type resizeEvent struct {
 type frameWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+	// buf holds a frame while it is written: header and payload go in one
+	// write, one system call rather than two.
+	buf []byte
 }
+
+// frameHeader is the size of a frame's kind and length.
+const frameHeader = 5
+
+// oneWriteFrame bounds the payloads copied behind their header into buf.
+const oneWriteFrame = 64 << 10
 
 func (f *frameWriter) write(kind byte, p []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(p) <= oneWriteFrame {
+		return f.flushLocked(append(f.headerLocked(kind, len(p)), p...))
+	}
 	for first := true; first || len(p) > 0; first = false {
 		n := min(len(p), maxFrame)
-		var hdr [5]byte
+		var hdr [frameHeader]byte
 		hdr[0] = kind
 		binary.BigEndian.PutUint32(hdr[1:], uint32(n))
 		if _, err := f.w.Write(hdr[:]); err != nil {
@@ -80,6 +95,36 @@ func (f *frameWriter) write(kind byte, p []byte) error {
 		p = p[n:]
 	}
 	return nil
+}
+
+// writeTagged writes a frame of a multiplexed connection: the payload is
+// tag, then body.
+// An oversized frame is refused with errFrameTooLarge before anything is
+// written.
+func (f *frameWriter) writeTagged(kind byte, tag uint64, body []byte) error {
+	if tagSize+len(body) > maxFrame {
+		return fmt.Errorf("%w: %d bytes", errFrameTooLarge, tagSize+len(body))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	buf := binary.BigEndian.AppendUint64(f.headerLocked(kind, tagSize+len(body)), tag)
+	return f.flushLocked(append(buf, body...))
+}
+
+// headerLocked starts a frame of n bytes in buf.
+func (f *frameWriter) headerLocked(kind byte, n int) []byte {
+	return binary.BigEndian.AppendUint32(append(f.buf[:0], kind), uint32(n))
+}
+
+// flushLocked writes a frame made in buf, which it keeps for the next
+// unless an outsized frame made it large.
+func (f *frameWriter) flushLocked(frame []byte) error {
+	_, err := f.w.Write(frame)
+	f.buf = nil
+	if cap(frame) <= frameHeader+oneWriteFrame {
+		f.buf = frame[:0]
+	}
+	return err
 }
 
 func (f *frameWriter) writeJSON(kind byte, v any) error {
@@ -107,7 +152,7 @@ func (s streamWriter) Write(p []byte) (int, error) {
 }
 
 func readFrame(r io.Reader) (byte, []byte, error) {
-	var hdr [5]byte
+	var hdr [frameHeader]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, nil, err
 	}

@@ -63,6 +63,15 @@ type Runtime struct {
 	defaultRoot bool
 	forkServer  bool
 	idle        time.Duration
+
+	keyMu sync.Mutex
+	key   shimKey
+
+	connMu sync.Mutex
+	// conns are the multiplexed connections by supervisor socket; noMux
+	// holds the sockets of supervisors that serve none.
+	conns map[string]*supConn
+	noMux map[string]bool
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -140,7 +149,7 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 	if err != nil {
 		return nil, fmt.Errorf("container state directory: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := mkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating container state directory: %w", err)
 	}
 	// The supervisor may have been started from another directory.
@@ -153,56 +162,111 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 	}
 	sp := spec{ID: cfg.ID, Argv: cfg.Argv, Env: cfg.Env, WorkingDir: cfg.WorkingDir, LogPath: logPath,
 		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.TTY, Sandbox: cfg.Sandbox}
-	if err := writeJSON(dir, specFile, sp); err != nil {
+	// The request carries spec.json's very bytes, which the supervisor
+	// compares with the file instead of decoding it (claimAttempt).
+	data, err := json.Marshal(sp)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", specFile, err)
+	}
+	if err := writeFile(dir, specFile, data); err != nil {
 		return nil, err
 	}
-	conn, st, err := r.startOnSupervisor(dir, sp)
+	c, err := r.startOnSupervisor(dir, data)
 	if err != nil {
 		return nil, err
 	}
-	if st.StartError != "" {
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, &runtime.StartError{Message: st.StartError}
+	if c.st.StartError != "" {
+		return nil, &runtime.StartError{Message: c.st.StartError}
 	}
-	c := newContainer(dir, st)
-	if conn == nil {
-		c.finish()
+	return c, nil
+}
+
+// startOnSupervisor asks the supervisor to start the container of dir
+// and returns it, followed until its exit, in the state it runs in (or
+// failed to start in).
+func (r *Runtime) startOnSupervisor(dir string, sp []byte) (*container, error) {
+	req := supRequest{Op: opStart, Dir: dir, Spec: sp}
+	var lastErr error
+	for range startAttempts {
+		c, err := r.startOnce(req)
+		if err == nil {
+			return c, nil
+		}
+		var refused *supRefusal
+		var unreachable *noSupervisor
+		if errors.As(err, &refused) || errors.As(err, &unreachable) || errors.Is(err, errFrameTooLarge) {
+			return nil, err
+		}
+		var st state
+		if rerr := readJSON(dir, stateFile, &st); rerr == nil {
+			// The supervisor took the container and went away: what it
+			// recorded is all there is.
+			c := newContainer(dir, st)
+			c.finish()
+			return c, nil
+		}
+		// A supervisor that exits for idleness stops taking requests
+		// first: it never saw this one, so another may take it.
+		lastErr = err
+	}
+	return nil, fmt.Errorf("the container supervisor did not take the container: %w", lastErr)
+}
+
+// noSupervisor is the failure to reach or start a supervisor, which
+// asking again would not mend.
+type noSupervisor struct{ err error }
+
+func (e *noSupervisor) Error() string { return e.err.Error() }
+func (e *noSupervisor) Unwrap() error { return e.err }
+
+// startOnce sends a start request to the supervisor once: over the
+// multiplexed connection, or over a connection of its own to a
+// supervisor that serves none.
+func (r *Runtime) startOnce(req supRequest) (*container, error) {
+	key, err := r.supervisorKey()
+	if err != nil {
+		return nil, &noSupervisor{err}
+	}
+	sock, _ := supervisorFiles(r.root, key)
+	sc, err := r.supervisorConn(sock, func() error { return r.startSupervisor(key) })
+	switch {
+	case errors.Is(err, errConnLost):
+		return nil, err
+	case err != nil:
+		return nil, &noSupervisor{err}
+	case sc == nil:
+		return r.startOnOwnConn(req)
+	}
+	c := newContainer(req.Dir, state{})
+	a, err := sc.call(req, c)
+	if err != nil {
+		return nil, err
+	}
+	if c.st, err = answerState(a.kind, a.p); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startOnOwnConn starts the container over a connection of its own, on
+// which its exit is reported.
+func (r *Runtime) startOnOwnConn(req supRequest) (*container, error) {
+	conn, err := r.dialSupervisor()
+	if err != nil {
+		return nil, &noSupervisor{err}
+	}
+	st, err := request(conn, req, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c := newContainer(req.Dir, st)
+	if st.StartError != "" {
+		conn.Close()
 		return c, nil
 	}
 	go c.follow(conn)
 	return c, nil
-}
-
-// startOnSupervisor asks the supervisor to start the container of dir and
-// returns the connection its exit will be reported on, with the state it
-// runs in. A nil connection means the supervisor took the container and
-// went away: what it recorded is all there is.
-func (r *Runtime) startOnSupervisor(dir string, sp spec) (io.ReadWriteCloser, state, error) {
-	var lastErr error
-	for range startAttempts {
-		conn, err := r.dialSupervisor()
-		if err != nil {
-			return nil, state{}, err
-		}
-		st, err := request(conn, supRequest{Op: opStart, Dir: dir, Spec: &sp}, nil)
-		if err == nil {
-			return conn, st, nil
-		}
-		conn.Close()
-		var refused *supRefusal
-		if errors.As(err, &refused) {
-			return nil, state{}, err
-		}
-		if rerr := readJSON(dir, stateFile, &st); rerr == nil {
-			return nil, st, nil
-		}
-		// A supervisor that exits for idleness stops accepting first: it
-		// never saw this request, so another one may take it.
-		lastErr = err
-	}
-	return nil, state{}, fmt.Errorf("the container supervisor did not take the container: %w", lastErr)
 }
 
 // Adopt re-attaches to an attempt started by an earlier agent process.
@@ -250,18 +314,36 @@ func (r *Runtime) Adopt(stateDir string) (runtime.Container, error) {
 		adoptShim(c)
 		return c, nil
 	}
-	conn, err := dialSocket(st.Supervisor)
+	r.watch(c, st.Supervisor)
+	return c, nil
+}
+
+// watch has the supervisor on sock report the exit of c, which it runs;
+// c finishes from the state directory's files when it cannot.
+func (r *Runtime) watch(c *container, sock string) {
+	req := supRequest{Op: opWatch, Dir: c.dir}
+	sc, err := r.supervisorConn(sock, nil)
 	if err != nil {
 		c.finish()
-		return c, nil
+		return
 	}
-	if _, err := request(conn, supRequest{Op: opWatch, Dir: dir}, nil); err != nil {
+	if sc != nil {
+		if a, err := sc.call(req, c); err != nil || a.kind != supFrameState {
+			c.finish()
+		}
+		return
+	}
+	conn, err := dialSocket(sock)
+	if err != nil {
+		c.finish()
+		return
+	}
+	if _, err := request(conn, req, nil); err != nil {
 		conn.Close()
 		c.finish()
-		return c, nil
+		return
 	}
 	go c.follow(conn)
-	return c, nil
 }
 
 // adoptStateWait bounds how long Adopt waits for the state of an attempt
@@ -395,14 +477,19 @@ func (c *container) follow(conn io.ReadCloser) {
 		if kind != supFrameExit {
 			continue
 		}
-		var rec exitRecord
-		if err := json.Unmarshal(p, &rec); err != nil {
-			c.finish()
-			return
-		}
-		c.finishWith(rec)
+		c.finishFrame(p)
 		return
 	}
+}
+
+// finishFrame records the exit a supervisor's supFrameExit carries.
+func (c *container) finishFrame(p []byte) {
+	var rec exitRecord
+	if err := json.Unmarshal(p, &rec); err != nil {
+		c.finish()
+		return
+	}
+	c.finishWith(rec)
 }
 
 // finish records the exit the supervisor wrote, or an unknown status when

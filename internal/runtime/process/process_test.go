@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == ShimSubcommand {
 		os.Exit(ShimMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == earlierShimSubcommand {
+		muxRefused = true
+		os.Exit(ShimMain(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && os.Args[1] == isolate.InitSubcommand {
 		os.Exit(isolate.InitMain(os.Args[2:]))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,8 +36,10 @@ type sessions struct {
 	done chan struct{}
 	out  fanout
 	// attached counts attach sessions, so they can say goodbye before
-	// the container's end is recorded.
-	attached sync.WaitGroup
+	// the container's end is recorded; attaching counts them too, for
+	// finish to see that there are none without waiting.
+	attached  sync.WaitGroup
+	attaching atomic.Int32
 
 	mu sync.Mutex
 	// stdin is the container's open stdin (a pipe, or the pty master of a
@@ -62,6 +65,10 @@ func (s *sessions) finish() {
 		_ = syscall.Kill(-g, syscall.SIGKILL)
 	}
 	s.mu.Unlock()
+	// An attach that begins from here on finds done closed and leaves.
+	if s.attaching.Load() == 0 {
+		return
+	}
 	wait := make(chan struct{})
 	go func() {
 		s.attached.Wait()
@@ -104,7 +111,11 @@ func (s *sessions) handle(conn io.ReadWriteCloser) {
 // input to the container until either side ends.
 func (s *sessions) attach(conn io.ReadWriteCloser, fw *frameWriter, req sessionRequest) {
 	s.attached.Add(1)
-	defer s.attached.Done()
+	s.attaching.Add(1)
+	defer func() {
+		s.attaching.Add(-1)
+		s.attached.Done()
+	}()
 	select {
 	case <-s.done:
 		_ = fw.writeJSON(frameExit, sessionExit{})

@@ -139,18 +139,21 @@ func startMessage(err error, sp spec) string {
 	return fmt.Sprintf("failed to start container process: %v", err)
 }
 
-func reportStartError(dir string, st *state, msg string) (exitRecord, error) {
+// reportStartError records a start error: state.json says why, exit.json
+// how it ended. It returns the exit and both files' contents.
+func reportStartError(dir string, st *state, msg string) (rec exitRecord, stData, exitData []byte, err error) {
 	st.StartError = msg
-	rec := exitRecord{ExitCode: 128, Reason: "StartError", Message: msg, FinishedAt: time.Now()}
-	if err := writeJSON(dir, stateFile, st); err != nil {
-		return rec, err
+	rec = exitRecord{ExitCode: 128, Reason: "StartError", Message: msg, FinishedAt: time.Now()}
+	if stData, err = writeJSONData(dir, stateFile, st); err != nil {
+		return rec, stData, nil, err
 	}
-	return rec, writeJSON(dir, exitFile, rec)
+	exitData, err = writeJSONData(dir, exitFile, rec)
+	return rec, stData, exitData, err
 }
 
 // logDir makes sure the directory of a log path exists.
 func logDir(path string) error {
-	return os.MkdirAll(filepath.Dir(path), 0o750)
+	return mkdirAll(filepath.Dir(path), 0o750)
 }
 
 // initArgv runs the sandbox init step from this very binary (the shim

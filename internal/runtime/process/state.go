@@ -66,22 +66,22 @@ func (e exitRecord) toExit() runtime.Exit {
 }
 
 func writeJSON(dir, name string, v any) error {
+	_, err := writeJSONData(dir, name, v)
+	return err
+}
+
+// writeJSONData is writeJSON that also returns what it wrote, for the
+// supervisor to send its client the same bytes.
+func writeJSONData(dir, name string, v any) ([]byte, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", name, err)
+		return nil, fmt.Errorf("encoding %s: %w", name, err)
 	}
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	return nil
+	return data, writeFile(dir, name, data)
 }
 
 func readJSON(dir, name string, v any) error {
-	data, err := os.ReadFile(filepath.Join(dir, name))
+	data, err := readFile(filepath.Join(dir, name))
 	if err != nil {
 		return err
 	}
@@ -100,14 +100,14 @@ func claimStart(dir, id string) (bool, error) {
 	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
 		return false, fmt.Errorf("claiming %s: invalid container id %q", dir, id)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, claimPrefix+id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	err := createExclusive(filepath.Join(dir, claimPrefix+id), 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("claiming %s: %w", dir, err)
 	}
-	return true, f.Close()
+	return true, nil
 }
 
 // procStartTime returns a process's start time in clock ticks since boot,

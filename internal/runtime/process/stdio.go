@@ -50,7 +50,7 @@ func connectStdio(cmd *exec.Cmd, sp spec, sess *sessions) (*containerStdio, erro
 		return s, nil
 	}
 	if sp.Stdin {
-		r, w, err := os.Pipe()
+		r, w, err := inputPipe()
 		if err != nil {
 			return nil, fmt.Errorf("creating stdin pipe: %w", err)
 		}
@@ -64,7 +64,7 @@ func connectStdio(cmd *exec.Cmd, sp spec, sess *sessions) (*containerStdio, erro
 		kind   byte
 		dst    *io.Writer
 	}{{"stdout", frameStdout, &cmd.Stdout}, {"stderr", frameStderr, &cmd.Stderr}} {
-		r, w, err := os.Pipe()
+		r, w, err := pipe()
 		if err != nil {
 			s.closeAll()
 			return nil, fmt.Errorf("creating %s pipe: %w", o.stream, err)

@@ -24,23 +24,38 @@ type supRefusal struct{ msg string }
 
 func (e *supRefusal) Error() string { return "supervisor: " + e.msg }
 
+// shimKey is a supervisor key and the identity of the shim binary it was
+// made from.
+type shimKey struct {
+	dev, ino     uint64
+	size, mtimeN int64
+	key          string
+}
+
 // supervisorKey names the supervisor of this runtime's shim binary: a
 // replaced binary (an upgrade) gets a supervisor of its own while the old
-// one finishes its containers.
+// one finishes its containers. It is made again only when the binary's
+// identity changed since the last call.
 func (r *Runtime) supervisorKey() (string, error) {
-	fi, err := os.Stat(r.shim[0])
-	if err != nil {
-		return "", fmt.Errorf("locating the shim binary: %w", err)
+	var st unix.Stat_t
+	if err := unix.Stat(r.shim[0], &st); err != nil {
+		return "", fmt.Errorf("locating the shim binary: %w", &os.PathError{Op: "stat", Path: r.shim[0], Err: err})
+	}
+	id := shimKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtimeN: st.Mtim.Nano()}
+	r.keyMu.Lock()
+	defer r.keyMu.Unlock()
+	if k := r.key; k.key != "" && k.dev == id.dev && k.ino == id.ino && k.size == id.size && k.mtimeN == id.mtimeN {
+		return k.key, nil
 	}
 	h := fnv.New64a()
 	for _, a := range r.shim {
 		_, _ = io.WriteString(h, a+"\x00")
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		_, _ = fmt.Fprintf(h, "%d:%d:", st.Dev, st.Ino)
-	}
-	_, _ = fmt.Fprintf(h, "%d:%d", fi.Size(), fi.ModTime().UnixNano())
-	return strconv.FormatUint(h.Sum64(), 16), nil
+	_, _ = fmt.Fprintf(h, "%d:%d:", id.dev, id.ino)
+	_, _ = fmt.Fprintf(h, "%d:%d", id.size, id.mtimeN)
+	id.key = strconv.FormatUint(h.Sum64(), 16)
+	r.key = id
+	return id.key, nil
 }
 
 // dialSupervisor connects to this runtime's supervisor, starting it when

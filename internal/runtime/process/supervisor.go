@@ -1,6 +1,8 @@
 package process
 
 import (
+	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -73,8 +75,12 @@ type supervisor struct {
 	mu sync.Mutex
 	// containers are the running containers by state directory.
 	containers map[string]*shimContainer
-	// conns counts connections being served.
-	conns   int
+	// conns counts connections being served, multiplexed ones aside.
+	conns int
+	// muxes are the multiplexed connections; busy counts the requests
+	// they carry that are not answered yet.
+	muxes   map[*muxConn]struct{}
+	busy    int
 	closing bool
 	// idleSince is when the supervisor last became idle.
 	idleSince time.Time
@@ -89,7 +95,7 @@ func newSupervisor(root, key string, idle time.Duration, forkServer bool) (*supe
 	}
 	sockPath, lockPath := supervisorFiles(root, key)
 	s := &supervisor{sockPath: sockPath, lockPath: lockPath, idle: idle, exited: make(chan struct{}),
-		containers: map[string]*shimContainer{}}
+		containers: map[string]*shimContainer{}, muxes: map[*muxConn]struct{}{}}
 	reaper := startReaper()
 	s.env = &shimEnv{reaper: reaper, forks: newForkServers(forkServer, reaper)}
 	s.env.base.ShimPID = os.Getpid()
@@ -168,21 +174,14 @@ func (s *supervisor) handle(conn io.ReadWriteCloser) {
 		info.ForkServerPID, info.Forked = s.env.forks.stats()
 		_ = fw.writeJSON(supFrameInfo, info)
 	case opStart:
-		if req.Spec == nil || req.Dir == "" {
-			_ = fw.write(supFrameError, []byte("start request without a container"))
-			return
-		}
-		c, err := s.env.start(req.Dir, *req.Spec)
+		c, err := s.start(req)
 		if err != nil {
 			_ = fw.write(supFrameError, []byte(err.Error()))
 			return
 		}
-		s.track(c)
 		s.report(fw, c)
 	case opSession:
-		s.mu.Lock()
-		c := s.containers[req.Dir]
-		s.mu.Unlock()
+		c := s.lookup(req.Dir)
 		if c == nil || c.sess == nil {
 			_ = fw.write(supFrameUnknown, nil)
 			return
@@ -191,47 +190,164 @@ func (s *supervisor) handle(conn io.ReadWriteCloser) {
 			c.sess.handle(conn)
 		}
 	case opWatch:
-		s.mu.Lock()
-		c := s.containers[req.Dir]
-		s.mu.Unlock()
+		c := s.lookup(req.Dir)
 		if c == nil {
 			_ = fw.write(supFrameUnknown, nil)
 			return
 		}
 		s.report(fw, c)
+	case opMux:
+		if !muxRefused {
+			s.serveMux(conn, fw)
+			return
+		}
+		fallthrough
 	default:
 		_ = fw.write(supFrameError, []byte(fmt.Sprintf("unknown request %q", req.Op)))
 	}
 }
 
+// muxRefused makes the supervisor refuse opMux as supervisors before it
+// did; tests set it to play one.
+var muxRefused = false
+
+// start starts and tracks the container a start request describes.
+func (s *supervisor) start(req supRequest) (*shimContainer, error) {
+	if len(req.Spec) == 0 || req.Dir == "" {
+		return nil, errors.New("start request without a container")
+	}
+	var sp spec
+	if err := json.Unmarshal(req.Spec, &sp); err != nil {
+		return nil, fmt.Errorf("malformed container spec: %w", err)
+	}
+	c, err := s.env.start(req.Dir, sp, req.Spec)
+	if err != nil {
+		return nil, err
+	}
+	s.track(c)
+	return c, nil
+}
+
+// lookup returns the running container of dir, or nil.
+func (s *supervisor) lookup(dir string) *shimContainer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.containers[dir]
+}
+
 // report sends the container's state, then its exit once it has ended.
 func (s *supervisor) report(fw *frameWriter, c *shimContainer) {
-	if err := fw.writeJSON(supFrameState, c.st); err != nil {
+	if err := fw.write(supFrameState, c.stateJSON()); err != nil {
 		return
 	}
 	<-c.done
-	_ = fw.writeJSON(supFrameExit, c.exit)
+	_ = fw.write(supFrameExit, c.exitJSON())
 }
 
 // track lists a running container until its exit is recorded.
 func (s *supervisor) track(c *shimContainer) {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
 	s.mu.Lock()
 	s.containers[c.dir] = c
 	s.mu.Unlock()
-	go func() {
-		<-c.done
+	c.setUntrack(func() {
 		s.mu.Lock()
 		if s.containers[c.dir] == c {
 			delete(s.containers, c.dir)
 		}
 		s.armIdleLocked()
 		s.mu.Unlock()
+	})
+}
+
+// muxConn is a multiplexed connection (see supproto.go).
+type muxConn struct {
+	conn io.ReadWriteCloser
+	fw   *frameWriter
+}
+
+// send writes one tagged frame; a failure means the runtime is gone, and
+// the connection's reader ends with it.
+func (m *muxConn) send(kind byte, tag uint64, body []byte) error {
+	return m.fw.writeTagged(kind, tag, body)
+}
+
+// serveMux serves a multiplexed connection until it ends. The connection
+// keeps the supervisor from exiting only while a request it carries is
+// being answered: a runtime keeps its connection as long as it lives.
+func (s *supervisor) serveMux(conn io.ReadWriteCloser, fw *frameWriter) {
+	m := &muxConn{conn: conn, fw: fw}
+	s.mu.Lock()
+	// serve counted the connection and counts it out when it ends.
+	s.conns--
+	s.muxes[m] = struct{}{}
+	s.armIdleLocked()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.muxes, m)
+		s.conns++
+		s.mu.Unlock()
 	}()
+	if fw.write(supFrameMux, nil) != nil {
+		return
+	}
+	// The runtime sends nothing more before it has the answer, so a
+	// buffered reader loses nothing; it reads several requests at once
+	// when they come fast.
+	br := bufio.NewReaderSize(conn, 4<<10)
+	for {
+		kind, p, err := readFrame(br)
+		if err != nil || kind != supFrameRequest || len(p) < tagSize {
+			return
+		}
+		tag := binary.BigEndian.Uint64(p)
+		var req supRequest
+		if err := json.Unmarshal(p[tagSize:], &req); err != nil {
+			_ = m.send(supFrameError, tag, []byte(fmt.Sprintf("malformed request: %v", err)))
+			continue
+		}
+		s.mu.Lock()
+		if s.closing {
+			// Exiting: the request is not taken, and the connection ends
+			// without an answer.
+			s.mu.Unlock()
+			return
+		}
+		s.busy++
+		s.mu.Unlock()
+		go s.muxRequest(m, tag, req)
+	}
+}
+
+// muxRequest answers one request of a multiplexed connection and has the
+// container's exit follow on it.
+func (s *supervisor) muxRequest(m *muxConn, tag uint64, req supRequest) {
+	defer func() {
+		s.mu.Lock()
+		s.busy--
+		s.armIdleLocked()
+		s.mu.Unlock()
+	}()
+	var c *shimContainer
+	switch req.Op {
+	case opStart:
+		var err error
+		if c, err = s.start(req); err != nil {
+			_ = m.send(supFrameError, tag, []byte(err.Error()))
+			return
+		}
+	case opWatch:
+		if c = s.lookup(req.Dir); c == nil {
+			_ = m.send(supFrameUnknown, tag, nil)
+			return
+		}
+	default:
+		_ = m.send(supFrameError, tag, []byte(fmt.Sprintf("request %q is not served on a multiplexed connection", req.Op)))
+		return
+	}
+	if m.send(supFrameState, tag, c.stateJSON()) == nil {
+		c.onExit(func(c *shimContainer) { _ = m.send(supFrameExit, tag, c.exitJSON()) })
+	}
 }
 
 // acceptBackoff is the pause after a failed accept.
@@ -244,7 +360,7 @@ const idleCheck = time.Second
 
 // armIdleLocked starts the idle countdown when nothing is going on.
 func (s *supervisor) armIdleLocked() {
-	if s.closing || s.conns > 0 || len(s.containers) > 0 {
+	if !s.idleLocked() {
 		return
 	}
 	s.idleSince = time.Now()
@@ -256,11 +372,16 @@ func (s *supervisor) armIdleLocked() {
 	s.timer.Reset(step)
 }
 
+// idleLocked reports whether nothing is going on.
+func (s *supervisor) idleLocked() bool {
+	return !s.closing && s.conns == 0 && s.busy == 0 && len(s.containers) == 0
+}
+
 // idleTick ends the supervisor once it has been idle for its idle time or
 // its socket has gone, and checks again later otherwise.
 func (s *supervisor) idleTick() {
 	s.mu.Lock()
-	if s.closing || s.conns > 0 || len(s.containers) > 0 {
+	if !s.idleLocked() {
 		s.mu.Unlock()
 		return
 	}
@@ -301,12 +422,17 @@ func (s *supervisor) idleExit() {
 		defer lock.Close()
 	}
 	s.mu.Lock()
-	if s.closing || s.conns > 0 || len(s.containers) > 0 {
+	if !s.idleLocked() {
 		s.mu.Unlock()
 		return
 	}
 	s.closing = true
 	_ = s.ln.Close()
+	// Requests read from here on are not taken; those not read yet never
+	// will be.
+	for m := range s.muxes {
+		_ = m.conn.Close()
+	}
 	s.mu.Unlock()
 	s.env.forks.close()
 	close(s.exited)

@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -369,22 +370,37 @@ func TestAttemptLeftBeforeStartIsNotStarted(t *testing.T) {
 	if err := writeJSON(c.StateDir, specFile, late); err != nil {
 		t.Fatal(err)
 	}
-	lateStart := func() error {
-		conn, err := r.dialSupervisor()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		_, err = request(conn, supRequest{Op: opStart, Dir: c.StateDir, Spec: &late}, nil)
-		return err
+	lateData, err := json.Marshal(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := supRequest{Op: opStart, Dir: c.StateDir, Spec: lateData}
+	// The late request comes over a connection of its own, as from an
+	// earlier agent, and over the multiplexed one.
+	lateStarts := map[string]func() error{
+		"own connection": func() error {
+			conn, err := r.dialSupervisor()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_, err = request(conn, req, nil)
+			return err
+		},
+		"multiplexed": func() error {
+			_, err := r.startOnce(req)
+			return err
+		},
 	}
 
 	if _, err := newRuntime(t).Adopt(c.StateDir); !errors.Is(err, runtime.ErrNotStarted) {
 		t.Fatalf("Adopt of an attempt never handed over = %v, want ErrNotStarted", err)
 	}
 	var refused *supRefusal
-	if err := lateStart(); !errors.As(err, &refused) {
-		t.Fatalf("late start of a given-up attempt = %v, want a refusal", err)
+	for how, lateStart := range lateStarts {
+		if err := lateStart(); !errors.As(err, &refused) {
+			t.Fatalf("late start of a given-up attempt (%s) = %v, want a refusal", how, err)
+		}
 	}
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the given-up attempt ran (marker: %v)", err)
@@ -404,8 +420,10 @@ func TestAttemptLeftBeforeStartIsNotStarted(t *testing.T) {
 	if exit := waitExit(t, ctr); exit.ExitCode != 0 {
 		t.Fatalf("new attempt exit = %+v", exit)
 	}
-	if err := lateStart(); !errors.As(err, &refused) {
-		t.Fatalf("late start into a replaced attempt = %v, want a refusal", err)
+	for how, lateStart := range lateStarts {
+		if err := lateStart(); !errors.As(err, &refused) {
+			t.Fatalf("late start into a replaced attempt (%s) = %v, want a refusal", how, err)
+		}
 	}
 	if got, err := os.ReadFile(marker); err != nil || string(got) != "second\n" {
 		t.Fatalf("runs = %q (%v), want only the new attempt", got, err)
