@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Stat is one reading of /proc/PID/stat.
@@ -45,6 +46,23 @@ func (s Stat) Uint(n int) (uint64, error) {
 		return 0, fmt.Errorf("malformed /proc/%d/stat: field %d: %w", s.pid, n, err)
 	}
 	return v, nil
+}
+
+// userHZ is the unit of the time fields: USER_HZ, 100 on Linux.
+const userHZ = 100
+
+// CPU is the user and system time of the process itself, without its
+// children.
+func (s Stat) CPU() (time.Duration, error) {
+	var total uint64
+	for _, f := range []int{UTime, STime} {
+		v, err := s.Uint(f)
+		if err != nil {
+			return 0, err
+		}
+		total += v
+	}
+	return time.Duration(total) * time.Second / userHZ, nil
 }
 
 // Field numbers this project reads (proc(5)).

@@ -3,6 +3,7 @@ package procstat
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 func TestParseSkipsACommandNameWithSpacesAndParentheses(t *testing.T) {
@@ -37,5 +38,16 @@ func TestReadOwnProcess(t *testing.T) {
 	}
 	if ppid, err := st.Uint(PPID); err != nil || int(ppid) != os.Getppid() {
 		t.Fatalf("ppid = %d, %v; want %d", ppid, err, os.Getppid())
+	}
+}
+
+func TestCPUIsOwnUserAndSystemTime(t *testing.T) {
+	// utime 250 and stime 50 ticks; the children's 7 and 9 are not counted.
+	st, err := Parse(1, "1 (x) S 0 1 1 0 -1 0 0 0 0 0 250 50 7 9 20 0 1 0 5 0 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu, err := st.CPU(); err != nil || cpu != 3*time.Second {
+		t.Fatalf("CPU() = %v, %v; want 3s", cpu, err)
 	}
 }

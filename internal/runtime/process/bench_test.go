@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/procstat"
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
@@ -105,19 +105,15 @@ func stopBenchSupervisor(r *Runtime) {
 // without its children.
 func procSelfCPU(b *testing.B, pid int) time.Duration {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := procstat.Read(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the command name: state is field 3, utime 14, stime 15.
-	rest := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	utime, err1 := strconv.ParseUint(rest[11], 10, 64)
-	stime, err2 := strconv.ParseUint(rest[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("parsing /proc/%d/stat: %q", pid, data)
+	cpu, err := st.CPU()
+	if err != nil {
+		b.Fatal(err)
 	}
-	// USER_HZ is 100 on Linux.
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return cpu
 }
 
 // agentCPU is this process's own user and system time.

@@ -1,15 +1,14 @@
 package isolate
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/batchlet/batchlet/internal/procstat"
 )
 
 // BenchmarkInitStep measures what the init step costs a container: it
@@ -90,19 +89,16 @@ func BenchmarkInitStep(b *testing.B) {
 
 // liveCPU is the user and system time of a live process.
 func liveCPU(b *testing.B, pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b.Helper()
+	st, err := procstat.Read(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the command name: state is field 3, utime 14, stime 15.
-	rest := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	utime, err1 := strconv.ParseUint(rest[11], 10, 64)
-	stime, err2 := strconv.ParseUint(rest[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("parsing /proc/%d/stat: %q", pid, data)
+	cpu, err := st.CPU()
+	if err != nil {
+		b.Fatal(err)
 	}
-	// USER_HZ is 100 on Linux.
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return cpu
 }
 
 func forkTrue(server *ForkServer, sp Spec) error {
