@@ -2,10 +2,12 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -67,29 +69,37 @@ func New(cfg Config, client kubernetes.Interface, factory informers.SharedInform
 	return s, nil
 }
 
-// listen binds UDP first, then TCP on the same port.
+// listen binds UDP first, then TCP on the same port. With port 0 the
+// kernel picks a free UDP port, which TCP may have taken: another one is
+// tried then.
 func (s *Server) listen(addr string) error {
 	if addr == "" {
 		return fmt.Errorf("dns: listen address is required")
 	}
-	pc, err := net.ListenPacket("udp", addr)
+	host, wanted, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("dns: listening on udp %s: %w", addr, err)
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		pc.Close()
 		return fmt.Errorf("dns: listen address %q: %w", addr, err)
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("dns: listening on udp %s: %w", addr, err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+		if err == nil {
+			s.udp, s.tcp = pc, l
+			return nil
+		}
 		pc.Close()
-		return fmt.Errorf("dns: listening on tcp %s port %d: %w", host, port, err)
+		if wanted != "0" || !errors.Is(err, syscall.EADDRINUSE) || attempt == portAttempts {
+			return fmt.Errorf("dns: listening on tcp %s port %d: %w", host, port, err)
+		}
 	}
-	s.udp, s.tcp = pc, l
-	return nil
 }
+
+// portAttempts bounds the ports tried for an ephemeral listen address.
+const portAttempts = 10
 
 // dropSelfFromUpstream keeps the server from forwarding to itself.
 func (s *Server) dropSelfFromUpstream() {

@@ -304,3 +304,30 @@ func TestAnswersCachedForTheirTTL(t *testing.T) {
 		t.Fatalf("after the TTL: rcode %s, answer %v; want NXDOMAIN", dns.RcodeToString[resp.Rcode], summary(resp.Answer))
 	}
 }
+
+// TestListenTakenTCPPort: a port named explicitly is not swapped for
+// another when TCP has it taken; the error names TCP and the UDP socket
+// is let go.
+func TestListenTakenTCPPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	var s Server
+	err = s.listen(addr)
+	if err == nil || !strings.Contains(err.Error(), "listening on tcp") {
+		t.Fatalf("listen(%s) = %v, want the TCP port in use", addr, err)
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatalf("the UDP port was not let go: %v", err)
+	}
+	pc.Close()
+	if err := s.listen("127.0.0.1:0"); err != nil {
+		t.Fatalf("listen on an ephemeral port: %v", err)
+	}
+	s.udp.Close()
+	s.tcp.Close()
+}

@@ -285,6 +285,12 @@ func (r *Runtime) Adopt(stateDir string) (runtime.Container, error) {
 		// will be, or one is and its state follows.
 		var sp spec
 		if err := readJSON(dir, specFile, &sp); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				// Start writes the spec (atomically) before it asks the
+				// supervisor, which claims only with it: the earlier
+				// agent stopped before asking.
+				return nil, runtime.ErrNotStarted
+			}
 			return nil, fmt.Errorf("adopting %s: %w", stateDir, err)
 		}
 		won, err := claimStart(dir, sp.ID)

@@ -358,6 +358,19 @@ func TestStartRefusesUnsupportedSandbox(t *testing.T) {
 // after writing the spec and before the supervisor took it is reported as
 // never started, and a start request for it that arrives late starts
 // nothing, not even after a new attempt took its directory.
+// TestAttemptWithoutSpecIsNotStarted: an agent killed between making an
+// attempt's directory and writing its spec never asked for a start.
+func TestAttemptWithoutSpecIsNotStarted(t *testing.T) {
+	r := newRuntime(t)
+	c := cfg(t, "true")
+	if err := os.MkdirAll(c.StateDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Adopt(c.StateDir); !errors.Is(err, runtime.ErrNotStarted) {
+		t.Fatalf("Adopt of an attempt without spec = %v, want ErrNotStarted", err)
+	}
+}
+
 func TestAttemptLeftBeforeStartIsNotStarted(t *testing.T) {
 	r := newRuntime(t)
 	marker := filepath.Join(t.TempDir(), "runs")
