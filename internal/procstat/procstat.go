@@ -65,6 +65,15 @@ func (s Stat) CPU() (time.Duration, error) {
 	return time.Duration(total) * time.Second / userHZ, nil
 }
 
+// ProcessCPU is the user and system time of live process pid itself.
+func ProcessCPU(pid int) (time.Duration, error) {
+	st, err := Read(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.CPU()
+}
+
 // Field numbers this project reads (proc(5)).
 const (
 	PPID      = 4

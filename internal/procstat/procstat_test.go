@@ -51,3 +51,14 @@ func TestCPUIsOwnUserAndSystemTime(t *testing.T) {
 		t.Fatalf("CPU() = %v, %v; want 3s", cpu, err)
 	}
 }
+
+func TestProcessCPUOfThisProcess(t *testing.T) {
+	// Burn some CPU so that at least one tick is counted.
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for n := 0; time.Now().Before(deadline); n++ {
+	}
+	cpu, err := ProcessCPU(os.Getpid())
+	if err != nil || cpu <= 0 {
+		t.Fatalf("ProcessCPU(self) = %v, %v; want some CPU time", cpu, err)
+	}
+}

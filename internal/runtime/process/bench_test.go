@@ -104,12 +104,7 @@ func stopBenchSupervisor(r *Runtime) {
 // procSelfCPU is the user and system time of a live process itself,
 // without its children.
 func procSelfCPU(b *testing.B, pid int) time.Duration {
-	b.Helper()
-	st, err := procstat.Read(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cpu, err := st.CPU()
+	cpu, err := procstat.ProcessCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}

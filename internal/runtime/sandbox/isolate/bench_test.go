@@ -89,12 +89,7 @@ func BenchmarkInitStep(b *testing.B) {
 
 // liveCPU is the user and system time of a live process.
 func liveCPU(b *testing.B, pid int) time.Duration {
-	b.Helper()
-	st, err := procstat.Read(pid)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cpu, err := st.CPU()
+	cpu, err := procstat.ProcessCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
