@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"log"
 	"net/http"
 	"strconv"
 
@@ -19,6 +20,14 @@ func (s *server) handleList(w http.ResponseWriter, r *http.Request, rq *request)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	// An informer watches from the revision of its list: with the cache
+	// running before the list is read, that watch is served from the
+	// cache rather than by a storage watch of its own.
+	if cache := s.watchCacheOf(rq.res); cache != nil {
+		if err := cache.ensureRunning(r.Context()); err != nil {
+			log.Printf("apiserver: %v", err)
+		}
 	}
 	list, err := s.list(r, rq, p)
 	if err != nil {

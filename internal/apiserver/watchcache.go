@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"log"
 	"sync"
 	"time"
 
@@ -46,6 +47,13 @@ type watchCache struct {
 	encodings sync.Map
 }
 
+// prevDeferringStore is a store whose watch can leave the previous values
+// of events undecoded (storage.Event.LoadPrev, as etcd3's store does), so
+// that the cache supplies the ones it holds instead.
+type prevDeferringStore interface {
+	WatchDeferPrev(ctx context.Context, prefix string, opts storage.WatchOptions) (storage.Watcher, error)
+}
+
 func newWatchCache(prefix string, store storage.Interface, setKind func(runtime.Object) error) *watchCache {
 	return &watchCache{
 		prefix:   prefix,
@@ -69,7 +77,11 @@ func (c *watchCache) ensureRunning(ctx context.Context) error {
 		return fmt.Errorf("watch cache %s: current revision: %w", c.prefix, err)
 	}
 	// The storage watch outlives the request that started it.
-	w, err := c.store.Watch(context.WithoutCancel(ctx), c.prefix, storage.WatchOptions{Revision: rev})
+	open := c.store.Watch
+	if ds, ok := c.store.(prevDeferringStore); ok {
+		open = ds.WatchDeferPrev
+	}
+	w, err := open(context.WithoutCancel(ctx), c.prefix, storage.WatchOptions{Revision: rev})
 	if err != nil {
 		return fmt.Errorf("watch cache %s: %w", c.prefix, err)
 	}
@@ -118,17 +130,23 @@ func (c *watchCache) latest() int64 {
 // resume from their last revision) and the next watch restarts the cache.
 func (c *watchCache) dispatchLoop(w storage.Watcher) {
 	defer w.Stop()
+	// Owned by this loop: a restarted cache starts with an empty index.
+	latest := latestObjects{}
 	for ev := range w.ResultChan() {
 		if ev.Type == watch.Error {
 			break
 		}
-		// Objects are shared by all watchers: settle their kind now so
-		// that encoding them never writes to them.
-		_ = c.setKind(ev.Object)
-		if ev.PrevObject != nil {
-			_ = c.setKind(ev.PrevObject)
+		if err := ev.CompletePrev(latest.at(ev.Key, ev.PrevRevision)); err != nil {
+			log.Printf("apiserver: watch cache %s: %v", c.prefix, err)
+			break
 		}
-		c.dispatch(ev)
+		// Objects are shared by all watchers: settle their kind now so
+		// that encoding them never writes to them. A PrevObject taken from
+		// the index was settled when it was dispatched.
+		c.settleKind(ev.Object)
+		c.settleKind(ev.PrevObject)
+		latest.record(ev)
+		c.dispatch(ev, latest)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -139,10 +157,19 @@ func (c *watchCache) dispatchLoop(w storage.Watcher) {
 	c.encodings.Clear()
 }
 
+// settleKind fills in obj's kind unless it is set: a set one may be read
+// by watchers at this moment.
+func (c *watchCache) settleKind(obj runtime.Object) {
+	if obj != nil && obj.GetObjectKind().GroupVersionKind().Empty() {
+		_ = c.setKind(obj)
+	}
+}
+
 // dispatch records ev and hands it to the watchers; a watcher whose
 // buffer stays full for dispatchBudget is dropped, so one slow client
-// cannot hold up the others for long.
-func (c *watchCache) dispatch(ev storage.Event) {
+// cannot hold up the others for long. latest forgets the object of an
+// event leaving the ring.
+func (c *watchCache) dispatch(ev storage.Event, latest latestObjects) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.size == len(c.ring) {
@@ -150,6 +177,7 @@ func (c *watchCache) dispatch(ev storage.Event) {
 		if shareable(old.Object) {
 			c.encodings.Delete(old.Object)
 		}
+		latest.evict(old)
 		c.since = old.Revision
 		c.head = (c.head + 1) % len(c.ring)
 		c.size--
@@ -178,6 +206,51 @@ func (c *watchCache) dispatch(ev storage.Event) {
 		if !cw.sendBy(ev, deadline) {
 			c.dropLocked(cw)
 		}
+	}
+}
+
+// latestObjects maps a key to the object of its latest event while that
+// event is in the ring. A Modified or Deleted event whose previous value is
+// that object's revision gets it as PrevObject instead of a second decode
+// of the same stored bytes. Keys whose latest event has left the ring are
+// dropped, so the index keeps no object the ring does not; indexing every
+// key would keep a decoded copy of every object changed since the cache
+// started (all pods, with 10,000 of them).
+type latestObjects map[string]latestObject
+
+type latestObject struct {
+	obj runtime.Object
+	rev int64
+}
+
+// at returns the object indexed for key at exactly rev, or nil.
+func (l latestObjects) at(key string, rev int64) runtime.Object {
+	if key == "" || rev == 0 {
+		return nil
+	}
+	if o, ok := l[key]; ok && o.rev == rev {
+		return o.obj
+	}
+	return nil
+}
+
+// record makes ev's object the latest of its key; a deleted key has none.
+func (l latestObjects) record(ev storage.Event) {
+	if ev.Key == "" {
+		return
+	}
+	if ev.Type == watch.Deleted {
+		delete(l, ev.Key)
+		return
+	}
+	l[ev.Key] = latestObject{obj: ev.Object, rev: ev.Revision}
+}
+
+// evict forgets ev's object when ev, leaving the ring, is still the
+// latest event of its key.
+func (l latestObjects) evict(ev storage.Event) {
+	if o, ok := l[ev.Key]; ok && o.rev == ev.Revision {
+		delete(l, ev.Key)
 	}
 }
 

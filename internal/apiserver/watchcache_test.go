@@ -52,6 +52,38 @@ func TestWatchCacheSharesOneStorageWatch(t *testing.T) {
 	}
 }
 
+// An informer lists, then watches from the list's revision: its watch
+// must come from the cache, not from a storage watch of its own, even
+// when the list is the resource's first request.
+func TestWatchAfterFirstListIsServedByCache(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	cms := env.client.CoreV1().ConfigMaps("default")
+	list, err := cms.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Writes between the list and the watch, as under load.
+	for _, name := range []string{"x", "y"} {
+		if _, err := cms.Create(ctx, cm(name, nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if n := env.store.watcherCount(); n != 1 {
+		t.Errorf("%d storage watches after a list and a watch from its revision, want the cache's 1", n)
+	}
+	for _, name := range []string{"x", "y"} {
+		if ev := nextEvent(t, w); ev.Type != watch.Added || ev.Object.(*corev1.ConfigMap).Name != name {
+			t.Errorf("watch after list: %v %v, want ADDED %s", ev.Type, ev.Object, name)
+		}
+	}
+}
+
 // Once the cache runs, a watch from a recent revision is served from its
 // ring even when storage has compacted that revision away.
 func TestWatchCacheServesRecentRevisionsFromMemory(t *testing.T) {

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -93,7 +95,8 @@ type WatchOptions struct {
 
 // Event is one change seen by a watch. PrevObject is the object before the
 // change (nil for Added); for Deleted, Object is the last state with the
-// resourceVersion set to the deletion revision.
+// resourceVersion set to the deletion revision. Consumers may share an
+// event's objects, so they are never modified once delivered.
 type Event struct {
 	Type       watch.EventType
 	Object     runtime.Object
@@ -102,6 +105,50 @@ type Event struct {
 	// Err is set on a terminal error event (Type watch.Error): an ErrExpired
 	// when the start revision was compacted, or another failure.
 	Err error
+
+	// Key is the changed object's storage key; empty from stores that do
+	// not report it.
+	Key string
+	// PrevRevision is the mod revision of the previous value (the
+	// resourceVersion of PrevObject); 0 when the event has none.
+	PrevRevision int64
+	// LoadPrev decodes the previous value. Only watches that a consumer
+	// asks to defer that decoding set it (etcd3's WatchDeferPrev); Watch
+	// never does. While it is set, PrevObject is nil and so is a Deleted
+	// event's Object: CompletePrev fills them in.
+	LoadPrev func() (runtime.Object, error)
+}
+
+// CompletePrev fills in what a deferred event left out: PrevObject and,
+// for Deleted, Object (a copy of the previous value at the deletion
+// revision). known, when non-nil, is an object the caller holds for Key at
+// exactly PrevRevision; etcd stores one value per key and revision, so it
+// is that value and is used as it is, without decoding. It is shared from
+// then on, like any delivered object. Events without LoadPrev are left
+// alone.
+func (e *Event) CompletePrev(known runtime.Object) error {
+	if e.LoadPrev == nil {
+		return nil
+	}
+	prev := known
+	if prev == nil {
+		var err error
+		if prev, err = e.LoadPrev(); err != nil {
+			return err
+		}
+	}
+	if e.Type == watch.Deleted {
+		// A copy costs a fraction of a second decode.
+		obj := prev.DeepCopyObject()
+		acc, err := meta.Accessor(obj)
+		if err != nil {
+			return fmt.Errorf("deleted object %s: %w", e.Key, err)
+		}
+		acc.SetResourceVersion(strconv.FormatInt(e.Revision, 10))
+		e.Object = obj
+	}
+	e.PrevObject, e.LoadPrev = prev, nil
+	return nil
 }
 
 // Watcher is a running watch. The channel is closed when the watch ends.

@@ -8,8 +8,10 @@ import (
 	"sync"
 
 	"github.com/batchlet/batchlet/internal/storage"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -20,13 +22,28 @@ const watchTooOldMessage = "The resourceVersion for the provided watch is too ol
 type watcher struct {
 	store  *store
 	prefix string
-	cancel context.CancelFunc
-	result chan storage.Event
-	done   chan struct{}
-	once   sync.Once
+	// deferPrev leaves previous values for the consumer to complete.
+	deferPrev bool
+	cancel    context.CancelFunc
+	result    chan storage.Event
+	done      chan struct{}
+	once      sync.Once
 }
 
 func (s *store) Watch(ctx context.Context, prefix string, opts storage.WatchOptions) (storage.Watcher, error) {
+	return s.watch(ctx, prefix, opts, false)
+}
+
+// WatchDeferPrev is Watch with the previous values of Modified and Deleted
+// events left undecoded (see storage.Event.LoadPrev): a consumer that
+// already holds most of them, such as the apiserver's watch cache, saves
+// decoding each of them a second time. The consumer must call
+// CompletePrev on every event before passing it on.
+func (s *store) WatchDeferPrev(ctx context.Context, prefix string, opts storage.WatchOptions) (storage.Watcher, error) {
+	return s.watch(ctx, prefix, opts, true)
+}
+
+func (s *store) watch(ctx context.Context, prefix string, opts storage.WatchOptions, deferPrev bool) (storage.Watcher, error) {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
@@ -46,11 +63,12 @@ func (s *store) Watch(ctx context.Context, prefix string, opts storage.WatchOpti
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	w := &watcher{
-		store:  s,
-		prefix: prefix,
-		cancel: cancel,
-		result: make(chan storage.Event),
-		done:   make(chan struct{}),
+		store:     s,
+		prefix:    prefix,
+		deferPrev: deferPrev,
+		cancel:    cancel,
+		result:    make(chan storage.Event),
+		done:      make(chan struct{}),
 	}
 	// The etcd watch may end before the consumer's: after an error the
 	// queued events are still delivered.
@@ -148,41 +166,51 @@ func (w *watcher) convert(resp clientv3.WatchResponse) ([]storage.Event, error) 
 	return events, nil
 }
 
+// convertEvent decodes the new value of a Put; the previous value, when
+// etcd gives one, is decoded once (a Deleted event's Object is a copy of
+// it) or, for a deferring watch, left to the consumer.
 func (w *watcher) convertEvent(ev *clientv3.Event) (storage.Event, error) {
-	codec := w.store.codec
 	kv := ev.Kv
-	out := storage.Event{Revision: kv.ModRevision}
-	if ev.Type == clientv3.EventTypeDelete {
+	out := storage.Event{Revision: kv.ModRevision, Key: string(kv.Key)}
+	switch {
+	case ev.Type == clientv3.EventTypeDelete:
 		if ev.PrevKv == nil {
 			return out, fmt.Errorf("watching %s: delete of %s without its previous value", w.prefix, kv.Key)
 		}
-		obj, err := codec.decode(ev.PrevKv.Value, kv.ModRevision)
-		if err != nil {
-			return out, fmt.Errorf("watching %s: key %s: %w", w.prefix, kv.Key, err)
-		}
-		prev, err := codec.decode(ev.PrevKv.Value, ev.PrevKv.ModRevision)
-		if err != nil {
-			return out, fmt.Errorf("watching %s: key %s: %w", w.prefix, kv.Key, err)
-		}
-		out.Type, out.Object, out.PrevObject = watch.Deleted, obj, prev
-		return out, nil
-	}
-	obj, err := codec.decode(kv.Value, kv.ModRevision)
-	if err != nil {
-		return out, fmt.Errorf("watching %s: key %s: %w", w.prefix, kv.Key, err)
-	}
-	out.Object = obj
-	if ev.IsCreate() {
+		out.Type = watch.Deleted
+	case ev.IsCreate():
 		out.Type = watch.Added
-		return out, nil
+	default:
+		out.Type = watch.Modified
 	}
-	out.Type = watch.Modified
-	if ev.PrevKv != nil {
-		prev, err := codec.decode(ev.PrevKv.Value, ev.PrevKv.ModRevision)
+	if out.Type != watch.Deleted {
+		obj, err := w.store.codec.decode(kv.Value, kv.ModRevision)
 		if err != nil {
 			return out, fmt.Errorf("watching %s: key %s: %w", w.prefix, kv.Key, err)
 		}
-		out.PrevObject = prev
+		out.Object = obj
+	}
+	if out.Type == watch.Added || ev.PrevKv == nil {
+		return out, nil
+	}
+	out.PrevRevision = ev.PrevKv.ModRevision
+	out.LoadPrev = w.prevLoader(ev.PrevKv)
+	if !w.deferPrev {
+		if err := out.CompletePrev(nil); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// prevLoader decodes prev when called.
+func (w *watcher) prevLoader(prev *mvccpb.KeyValue) func() (runtime.Object, error) {
+	codec, prefix := w.store.codec, w.prefix
+	return func() (runtime.Object, error) {
+		obj, err := codec.decode(prev.Value, prev.ModRevision)
+		if err != nil {
+			return nil, fmt.Errorf("watching %s: key %s: %w", prefix, prev.Key, err)
+		}
+		return obj, nil
+	}
 }
