@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/batchlet/batchlet/internal/inproc"
 )
 
 // Media types the server speaks.
@@ -63,7 +65,7 @@ func (s *server) negotiateOutput(r *http.Request) (output, error) {
 		if err != nil {
 			continue
 		}
-		if o, ok := s.outputFor(mt, params); ok {
+		if o, ok := s.outputFor(mt, params, inproc.Served(r.Context())); ok {
 			o.req = r
 			return o, nil
 		}
@@ -71,12 +73,19 @@ func (s *server) negotiateOutput(r *http.Request) (output, error) {
 	return output{}, notAcceptable()
 }
 
-// outputFor resolves one Accept clause.
-func (s *server) outputFor(mt string, params map[string]string) (output, bool) {
+// outputFor resolves one Accept clause. Objects by reference go only to
+// requests the in-process transport served (inProcess), and only as
+// themselves.
+func (s *server) outputFor(mt string, params map[string]string, inProcess bool) (output, bool) {
 	switch mt {
 	case "*/*", "application/*":
 		mt = mediaJSON
 	case mediaJSON, mediaYAML, mediaProtobuf:
+	case inproc.ObjectMediaType:
+		if !inProcess || params["as"] != "" {
+			return output{}, false
+		}
+		return output{mediaType: mt, info: s.handover}, true
 	default:
 		return output{}, false
 	}
@@ -148,6 +157,8 @@ func parseQuality(v string) float64 {
 }
 
 // negotiateInput picks the request body's serializer from Content-Type.
+// Bodies handed over by reference are taken only from requests the
+// in-process transport served.
 func (s *server) negotiateInput(r *http.Request) (runtime.SerializerInfo, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
@@ -155,6 +166,9 @@ func (s *server) negotiateInput(r *http.Request) (runtime.SerializerInfo, error)
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil {
+		if mt == inproc.ObjectMediaType && inproc.Served(r.Context()) {
+			return s.handover, nil
+		}
 		if info, ok := s.serializerFor(mt); ok {
 			return info, nil
 		}

@@ -15,16 +15,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/batchlet/batchlet/internal/inproc"
 	"github.com/batchlet/batchlet/internal/registry"
 	"github.com/batchlet/batchlet/internal/storage"
 )
 
 // server is the apiserver's root handler.
 type server struct {
-	cfg       Config
-	store     storage.Interface
-	scheme    *runtime.Scheme
-	codecs    serializer.CodecFactory
+	cfg    Config
+	store  storage.Interface
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+	// handover answers in-process clients that ask for objects by
+	// reference (inproc.ObjectMediaType).
+	handover  runtime.SerializerInfo
 	resources map[resourceKey]*resource
 	// discovery and openapi serve their paths when set.
 	discovery http.Handler
@@ -69,6 +73,7 @@ func newServer(cfg Config) (*server, error) {
 		store:       cfg.Storage,
 		scheme:      scheme,
 		codecs:      newCodecs(scheme),
+		handover:    inproc.ObjectSerializerInfo(scheme, scheme),
 		resources:   map[resourceKey]*resource{},
 		watchCaches: map[resourceKey]*watchCache{},
 		watch:       watchDefaults{bookmarkInterval: time.Minute, minTimeout: 30 * time.Minute},

@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/batchlet/batchlet/internal/inproc"
 )
 
 // encodingKey names one encoding of an event's object: the output shape
@@ -62,7 +64,9 @@ func (c *watchCache) encodingsOf(obj runtime.Object) *sharedEncodings {
 
 // keyOf is the encodingKey of an output, false for outputs never shared.
 func keyOf(out output) (encodingKey, bool) {
-	if out.kind == outputTable {
+	// A table depends on the request; a handed-over object is taken by
+	// the one client its token reaches.
+	if out.kind == outputTable || out.mediaType == inproc.ObjectMediaType {
 		return encodingKey{}, false
 	}
 	return encodingKey{kind: out.kind, metaVersion: out.metaVersion, mediaType: out.mediaType}, true

@@ -94,9 +94,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	clientCtx := req.Context()
 	ctx, cancel := context.WithCancel(clientCtx)
-	handlerCtx := ctx
+	handlerCtx := context.WithValue(ctx, servedKey{}, true)
 	if t.mark != nil {
-		handlerCtx = t.mark(ctx)
+		handlerCtx = t.mark(handlerCtx)
 	}
 	sreq := serverRequest(handlerCtx, req)
 	w := newResponseWriter(req, sreq.Method == http.MethodHead)

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/batchlet/batchlet/internal/apiserver/authn"
+	"github.com/batchlet/batchlet/internal/inproc"
 	"github.com/batchlet/batchlet/internal/pki"
 )
 
@@ -21,6 +22,11 @@ var loopbackUser = authn.UserInfo{Name: "system:batchlet-loopback", Groups: []st
 func componentConfig(url string, transport http.RoundTripper) *rest.Config {
 	cfg := loopbackBase(url)
 	cfg.Transport = transport
+	// Request bodies, responses and watch events are objects handed over
+	// in memory; responses the apiserver cannot give that way (tables,
+	// metadata) fall back to protobuf.
+	cfg.ContentType = inproc.ObjectMediaType
+	cfg.AcceptContentTypes = inproc.ObjectMediaType + "," + cfg.AcceptContentTypes
 	return cfg
 }
 

@@ -1,0 +1,107 @@
+package inproc
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+func handOver(t *testing.T, s runtime.Serializer, obj runtime.Object) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := s.Encode(obj, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestObjectSerializerHandsOverCopies(t *testing.T) {
+	s := ObjectSerializerInfo(scheme.Scheme, scheme.Scheme).Serializer
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "b"}}}
+	token := handOver(t, s, pod)
+
+	into := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "stale", Annotations: map[string]string{"x": "y"}}}
+	out, gvk, err := s.Decode(token, nil, into)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != into || into.Name != "p" || into.Annotations != nil || gvk.Kind != "Pod" || into.Kind != "Pod" {
+		t.Fatalf("decoded %+v (%v) into %p (returned %p)", into, gvk, into, out)
+	}
+	into.Labels["a"] = "changed"
+	if pod.Labels["a"] != "b" {
+		t.Error("the decoded object shares a map with the one handed over")
+	}
+	if _, _, err := s.Decode(token, nil, nil); err == nil || !strings.Contains(err.Error(), "taken already") {
+		t.Errorf("second decode of one token: %v, want taken already", err)
+	}
+
+	other := handOver(t, s, pod)
+	if _, _, err := s.Decode(other, nil, &corev1.ConfigMap{}); err == nil || !strings.Contains(err.Error(), "does not decode into") {
+		t.Errorf("pod into a ConfigMap: %v", err)
+	}
+}
+
+func TestObjectTokensAreOfOneProcessAndExpire(t *testing.T) {
+	now := time.Unix(1000, 0)
+	table := newObjectTable(func() time.Time { return now })
+	s := objectSerializer{table: table, typer: scheme.Scheme}
+	foreign := objectSerializer{table: newObjectTable(time.Now), typer: scheme.Scheme}
+
+	token := handOver(t, foreign, &corev1.Pod{})
+	if _, _, err := s.Decode(token, nil, nil); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("token of another table: %v", err)
+	}
+	if _, _, err := s.Decode([]byte("{}"), nil, nil); err == nil {
+		t.Error("JSON decoded as a token")
+	}
+	if ok, unknown, _ := s.RecognizesData([]byte(`{"kind":"Pod"}`)); ok || unknown {
+		t.Error("the serializer claims JSON")
+	}
+	if ok, _, _ := s.RecognizesData(token); !ok {
+		t.Error("the serializer does not claim a token")
+	}
+
+	kept := handOver(t, s, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "kept"}})
+	now = now.Add(objectTokenTTL)
+	lost := handOver(t, s, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "lost"}}) // starts a generation
+	if obj, _, err := s.Decode(kept, nil, nil); err != nil || obj.(*corev1.Pod).Name != "kept" {
+		t.Errorf("token one TTL old: %v, %v", obj, err)
+	}
+	abandoned := handOver(t, s, &corev1.Pod{})
+	now = now.Add(objectTokenTTL)
+	handOver(t, s, &corev1.Pod{}) // lost and abandoned become the older generation
+	now = now.Add(objectTokenTTL)
+	handOver(t, s, &corev1.Pod{}) // and are dropped
+	for _, tok := range [][]byte{lost, abandoned} {
+		if _, _, err := s.Decode(tok, nil, nil); err == nil {
+			t.Error("a token two TTLs old was still decoded")
+		}
+	}
+	if n := table.pending(); n != 2 {
+		t.Errorf("%d objects wait, want the two put since", n)
+	}
+}
+
+func BenchmarkObjectHandover(b *testing.B) {
+	s := ObjectSerializerInfo(scheme.Scheme, scheme.Scheme).Serializer
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "b"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"/bin/true"}}}}}
+	b.ReportAllocs()
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := s.Encode(pod, &buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := s.Decode(buf.Bytes(), nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
