@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
-	"github.com/batchlet/batchlet/internal/inproc"
 	"github.com/batchlet/batchlet/internal/registry"
 	"github.com/batchlet/batchlet/internal/storage"
 )
@@ -80,7 +79,7 @@ func (s *server) decodeDeleteOptions(r *http.Request, body []byte, opts *metav1.
 	if err != nil {
 		return err
 	}
-	if info.MediaType == mediaProtobuf || info.MediaType == inproc.ObjectMediaType {
+	if info.MediaType == mediaProtobuf {
 		def := schema.GroupVersionKind{Version: "v1", Kind: "DeleteOptions"}
 		obj, _, err := info.Serializer.Decode(body, &def, opts)
 		if err != nil {

@@ -65,7 +65,7 @@ func (s *server) negotiateOutput(r *http.Request) (output, error) {
 		if err != nil {
 			continue
 		}
-		if o, ok := s.outputFor(mt, params, inproc.Served(r.Context())); ok {
+		if o, ok := s.outputFor(mt, params, handsOver(r)); ok {
 			o.req = r
 			return o, nil
 		}
@@ -73,16 +73,24 @@ func (s *server) negotiateOutput(r *http.Request) (output, error) {
 	return output{}, notAcceptable()
 }
 
-// outputFor resolves one Accept clause. Objects by reference go only to
-// requests the in-process transport served (inProcess), and only as
-// themselves.
-func (s *server) outputFor(mt string, params map[string]string, inProcess bool) (output, bool) {
+// handsOver tells whether r may be answered with objects by reference:
+// only reads the in-process transport served. What a read returns was
+// decoded from storage, so its copy is what the wire would give; a
+// write's response is the object as the request built it, which the
+// wire would still normalize (times to whole seconds, for one).
+func handsOver(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && inproc.Served(r.Context())
+}
+
+// outputFor resolves one Accept clause. Objects by reference go only
+// where handOver allows, and only as themselves.
+func (s *server) outputFor(mt string, params map[string]string, handOver bool) (output, bool) {
 	switch mt {
 	case "*/*", "application/*":
 		mt = mediaJSON
 	case mediaJSON, mediaYAML, mediaProtobuf:
 	case inproc.ObjectMediaType:
-		if !inProcess || params["as"] != "" {
+		if !handOver || params["as"] != "" {
 			return output{}, false
 		}
 		return output{mediaType: mt, info: s.handover}, true
@@ -157,8 +165,6 @@ func parseQuality(v string) float64 {
 }
 
 // negotiateInput picks the request body's serializer from Content-Type.
-// Bodies handed over by reference are taken only from requests the
-// in-process transport served.
 func (s *server) negotiateInput(r *http.Request) (runtime.SerializerInfo, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
@@ -166,9 +172,6 @@ func (s *server) negotiateInput(r *http.Request) (runtime.SerializerInfo, error)
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil {
-		if mt == inproc.ObjectMediaType && inproc.Served(r.Context()) {
-			return s.handover, nil
-		}
 		if info, ok := s.serializerFor(mt); ok {
 			return info, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,10 @@ func TestInProcessClientsReceiveObjects(t *testing.T) {
 	if created.Kind != "" || created.APIVersion != "" {
 		t.Errorf("created has kind %q/%q; typed clients get objects without one, as from protobuf", created.APIVersion, created.Kind)
 	}
+	// A write's response is what the wire gives: times in whole seconds.
+	if ns := created.CreationTimestamp.Nanosecond(); ns != 0 {
+		t.Errorf("creationTimestamp in the create response has %d ns; the wire keeps seconds", ns)
+	}
 	// A client changing what it got changes nothing for others.
 	created.Data["k"] = "changed by the client"
 
@@ -110,6 +115,17 @@ func TestInProcessClientsReceiveObjects(t *testing.T) {
 	if read.Data["k"] != "v" {
 		t.Errorf("get = %v after clients changed their copies", read.Data)
 	}
+	read.Data["k"] = "updated"
+	updated, err := cms.Update(ctx, read, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextWatchEvent(t, w); ev.Type != watch.Modified || ev.Object.(*corev1.ConfigMap).Data["k"] != "updated" {
+		t.Errorf("event after update: %s %v", ev.Type, ev.Object)
+	}
+	if updated.Data["k"] != "updated" {
+		t.Errorf("update response %v", updated.Data)
+	}
 	list, err := cms.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +133,19 @@ func TestInProcessClientsReceiveObjects(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].Name != "cm" || list.ResourceVersion == "" {
 		t.Errorf("list = %+v", list)
 	}
-	for _, key := range []string{"POST /api/v1/namespaces/default/configmaps", "GET /api/v1/namespaces/default/configmaps/cm",
-		"GET /api/v1/namespaces/default/configmaps", "GET /api/v1/namespaces/default/configmaps?watch"} {
-		if ct := rec.of(key); ct != inproc.ObjectMediaType {
-			t.Errorf("%s answered in %q, want %s", key, ct, inproc.ObjectMediaType)
+	if err := cms.Delete(ctx, "cm", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"GET /api/v1/namespaces/default/configmaps/cm":    inproc.ObjectMediaType,
+		"GET /api/v1/namespaces/default/configmaps":       inproc.ObjectMediaType,
+		"GET /api/v1/namespaces/default/configmaps?watch": inproc.ObjectMediaType,
+		"POST /api/v1/namespaces/default/configmaps":      "application/vnd.kubernetes.protobuf",
+		"PUT /api/v1/namespaces/default/configmaps/cm":    "application/vnd.kubernetes.protobuf",
+		"DELETE /api/v1/namespaces/default/configmaps/cm": "application/vnd.kubernetes.protobuf",
+	} {
+		if ct := rec.of(key); ct != want {
+			t.Errorf("%s answered in %q, want %s", key, ct, want)
 		}
 	}
 
@@ -169,24 +194,6 @@ func TestObjectMediaTypeOnlyInProcess(t *testing.T) {
 	}
 }
 
-// TestObjectBodiesOnlyInProcess: a body handed over by reference is
-// refused from a network client, as any body in a format the server does
-// not read.
-func TestObjectBodiesOnlyInProcess(t *testing.T) {
-	s := servertest.Start(t, func(c *server.Config) { c.DisableAgent = true })
-	cfg := s.RESTConfig()
-	cfg.ContentType = inproc.ObjectMediaType
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = client.CoreV1().ConfigMaps("default").Create(context.Background(),
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm"}}, metav1.CreateOptions{})
-	if status, ok := err.(apierrors.APIStatus); !ok || status.Status().Code != http.StatusUnsupportedMediaType {
-		t.Errorf("create with a handed-over body over TLS: %v, want 415", err)
-	}
-}
-
 func nextWatchEvent(t *testing.T, w watch.Interface) watch.Event {
 	t.Helper()
 	select {
@@ -199,4 +206,50 @@ func nextWatchEvent(t *testing.T, w watch.Interface) watch.Event {
 		t.Fatal("no watch event in 30s")
 	}
 	return watch.Event{}
+}
+
+// TestInProcessWritesKeepWireSemantics: times cross the wire in whole
+// seconds, and controllers rely on it. A status write carrying a
+// startTime with nanoseconds is stored without them; the writer's own
+// copy, sent again, must be judged equal to what is stored (Job
+// validation refuses a changed startTime), and so must the response.
+// Handing bodies or write responses over by reference would keep the
+// nanoseconds, which is why only reads are handed over.
+func TestInProcessWritesKeepWireSemantics(t *testing.T) {
+	s := servertest.Start(t, func(c *server.Config) { c.DisableAgent = true })
+	ctx := context.Background()
+	client, err := kubernetes.NewForConfig(s.ComponentConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := client.BatchV1().Jobs("default")
+	other := "example.com/other-controller" // keeps the Job controller away
+	job, err := jobs.Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "j"}, Spec: batchv1.JobSpec{
+		ManagedBy: &other,
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := metav1.NewTime(time.Now().Truncate(time.Second).Add(123456789))
+	job.Status.StartTime = &start
+	local := job.DeepCopy()
+	job, err = jobs.UpdateStatus(ctx, job, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns := job.Status.StartTime.Nanosecond(); ns != 0 {
+		t.Errorf("startTime in the response has %d ns; the wire keeps seconds", ns)
+	}
+	// The same startTime again, from the writer's own copy that still
+	// has its nanoseconds, as the Job controller's second write of a sync.
+	local.ResourceVersion = job.ResourceVersion
+	local.Status.Active = 1
+	if job, err = jobs.UpdateStatus(ctx, local, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("status write from the writer's copy: %v", err)
+	}
+	job.Status.Active = 2
+	if _, err := jobs.UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("status write from the previous response: %v", err)
+	}
 }

@@ -22,10 +22,9 @@ var loopbackUser = authn.UserInfo{Name: "system:batchlet-loopback", Groups: []st
 func componentConfig(url string, transport http.RoundTripper) *rest.Config {
 	cfg := loopbackBase(url)
 	cfg.Transport = transport
-	// Request bodies, responses and watch events are objects handed over
-	// in memory; responses the apiserver cannot give that way (tables,
-	// metadata) fall back to protobuf.
-	cfg.ContentType = inproc.ObjectMediaType
+	// What reads return (gets, lists, watch events) is handed over in
+	// memory; anything the apiserver does not answer that way (writes'
+	// responses, tables, metadata) comes as protobuf.
 	cfg.AcceptContentTypes = inproc.ObjectMediaType + "," + cfg.AcceptContentTypes
 	return cfg
 }

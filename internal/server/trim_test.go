@@ -20,7 +20,8 @@ func TestUpdateFromTrimmedCacheKeepsManagedFields(t *testing.T) {
 	ctx := context.Background()
 	pods := s.Client.CoreV1().Pods("default")
 	created, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "b"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{FieldManager: "creator"})
+		// Bound already, so that no scheduler writes it meanwhile.
+		Spec: corev1.PodSpec{NodeName: "elsewhere", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{FieldManager: "creator"})
 	if err != nil {
 		t.Fatal(err)
 	}
