@@ -90,6 +90,11 @@ type Agent struct {
 	// isolate runs containers in namespaces with their mounts and limits.
 	isolate bool
 	cgroups *cgroups.Manager
+	// hostResolv is the host's resolv.conf, which pods' are rendered from.
+	hostResolv hostFile
+	// podDirs tells new pods from pods an earlier agent may have left
+	// attempts of.
+	podDirs podDirSet
 
 	listener net.Listener
 	tlsCert  tls.Certificate
@@ -174,6 +179,11 @@ func New(cfg Config) (*Agent, error) {
 		cfg: cfg, client: cfg.Client, clock: cfg.Clock, runtime: rt, profiles: profiles,
 		nodeIP: nodeIP, homeDir: home, ready: make(chan struct{}), workers: map[types.UID]*podWorker{},
 		isolate: cfg.Isolation.enabled(), cgroups: cgroups.Detect(cgroups.Options{}),
+		hostResolv: hostFile{path: hostResolvConfPath},
+	}
+	if err := a.podDirs.list(filepath.Join(dataDir, "pods"), filepath.Join(cfg.RunDir, "pods")); err != nil {
+		// Then each new pod is searched for attempts of an earlier agent.
+		slog.Warn("pods of an earlier agent not known", "err", err)
 	}
 	if cfg.ServingCert != nil {
 		a.tlsCert = *cfg.ServingCert

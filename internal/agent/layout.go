@@ -4,11 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -86,10 +89,88 @@ func attemptsOf(podDir, podRunDir, container string) []attemptRecord {
 	return out
 }
 
+// podDirSet knows which pods may have directories on the node: those
+// listed when the agent started, and those it has made directories for
+// since. A pod outside it is new to the node, with no attempt of an
+// earlier agent to re-adopt, and its worker need not look for any: two
+// failed opens per container saved on each new pod.
+type podDirSet struct {
+	mu sync.Mutex
+	// listed is set once the listing succeeded; without it every pod
+	// may have directories.
+	listed bool
+	uids   map[types.UID]struct{}
+}
+
+// list records the pods that have directories under the given pods
+// directories.
+func (s *podDirSet) list(roots ...string) error {
+	uids := map[types.UID]struct{}{}
+	for _, root := range roots {
+		names, err := readDirNames(root)
+		if err != nil {
+			return fmt.Errorf("listing pod directories: %w", err)
+		}
+		for _, n := range names {
+			uids[types.UID(n)] = struct{}{}
+		}
+	}
+	s.mu.Lock()
+	s.listed, s.uids = true, uids
+	s.mu.Unlock()
+	return nil
+}
+
+// add records that uid's directories are about to be made.
+func (s *podDirSet) add(uid types.UID) {
+	s.mu.Lock()
+	if s.listed {
+		s.uids[uid] = struct{}{}
+	}
+	s.mu.Unlock()
+}
+
+// remove records that uid's directories are gone.
+func (s *podDirSet) remove(uid types.UID) {
+	s.mu.Lock()
+	delete(s.uids, uid)
+	s.mu.Unlock()
+}
+
+// mayExist reports whether uid may have directories.
+func (s *podDirSet) mayExist(uid types.UID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.listed {
+		return true
+	}
+	_, ok := s.uids[uid]
+	return ok
+}
+
 func newContainerID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// makeDir makes dir as os.MkdirAll does, in one system call when its
+// parent exists, as a pod directory's does: os.MkdirAll looks at dir and
+// its parent before it makes dir.
+func makeDir(dir string, perm os.FileMode) error {
+	err := os.Mkdir(dir, perm)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
+			return nil
+		}
+		return err
+	case errors.Is(err, fs.ErrNotExist):
+		return os.MkdirAll(dir, perm)
+	}
+	return err
 }
 
 // removeIfExists removes path; that it is already gone is no error.

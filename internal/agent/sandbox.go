@@ -94,7 +94,7 @@ func (a *Agent) setUpPod(ctx context.Context, pod *corev1.Pod, dir, runDir strin
 	}
 	var resolv []byte
 	if ip := net.ParseIP(a.cfg.ClusterDNS); ip != nil {
-		host, _ := os.ReadFile("/etc/resolv.conf")
+		host := a.hostResolv.read()
 		if resolv, err = dns.ResolvConf(ip.String(), pod.Namespace, a.clusterDomain(), pod, host); err != nil {
 			return nil, fmt.Errorf("rendering resolv.conf: %w", err)
 		}

