@@ -12,21 +12,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/batchlet/batchlet/internal/testutil"
 )
 
 // nextEvent waits for one event with a deadline.
 func nextEvent(t *testing.T, w watch.Interface) watch.Event {
 	t.Helper()
-	select {
-	case ev, ok := <-w.ResultChan():
-		if !ok {
-			t.Fatal("watch closed")
-		}
-		return ev
-	case <-time.After(5 * time.Second):
-		t.Fatal("no watch event within 5s")
-	}
-	return watch.Event{}
+	return testutil.NextEvent(t, w, 5*time.Second)
 }
 
 func cm(name string, labels map[string]string) *corev1.ConfigMap {

@@ -17,6 +17,7 @@ import (
 	"github.com/batchlet/batchlet/internal/inproc"
 	"github.com/batchlet/batchlet/internal/server"
 	"github.com/batchlet/batchlet/internal/server/servertest"
+	"github.com/batchlet/batchlet/internal/testutil"
 )
 
 // responseTypes records the Content-Type of each response.
@@ -196,16 +197,7 @@ func TestObjectMediaTypeOnlyInProcess(t *testing.T) {
 
 func nextWatchEvent(t *testing.T, w watch.Interface) watch.Event {
 	t.Helper()
-	select {
-	case ev, ok := <-w.ResultChan():
-		if !ok {
-			t.Fatal("watch closed")
-		}
-		return ev
-	case <-time.After(30 * time.Second):
-		t.Fatal("no watch event in 30s")
-	}
-	return watch.Event{}
+	return testutil.NextEvent(t, w, 30*time.Second)
 }
 
 // TestInProcessWritesKeepWireSemantics: times cross the wire in whole
