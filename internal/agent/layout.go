@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -152,25 +151,6 @@ func newContainerID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// makeDir makes dir as os.MkdirAll does, in one system call when its
-// parent exists, as a pod directory's does: os.MkdirAll looks at dir and
-// its parent before it makes dir.
-func makeDir(dir string, perm os.FileMode) error {
-	err := os.Mkdir(dir, perm)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, fs.ErrExist):
-		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
-			return nil
-		}
-		return err
-	case errors.Is(err, fs.ErrNotExist):
-		return os.MkdirAll(dir, perm)
-	}
-	return err
 }
 
 // removeIfExists removes path; that it is already gone is no error.

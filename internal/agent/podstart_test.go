@@ -19,42 +19,6 @@ import (
 	"sigs.k8s.io/randfill"
 )
 
-func TestMakeDir(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "pods", "uid")
-	// The parent missing: made as by os.MkdirAll.
-	if err := makeDir(dir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o750&^umask(t) {
-		t.Fatalf("stat %v, %v", fi, err)
-	}
-	// Already there.
-	if err := makeDir(dir, 0o750); err != nil {
-		t.Fatalf("existing directory: %v", err)
-	}
-	file := filepath.Join(root, "file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := makeDir(file, 0o750); err == nil {
-		t.Fatal("a file passed for a directory")
-	}
-}
-
-func umask(t *testing.T) os.FileMode {
-	t.Helper()
-	probe := filepath.Join(t.TempDir(), "probe")
-	if err := os.Mkdir(probe, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(probe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0o777 &^ fi.Mode().Perm()
-}
-
 func TestPodDirSet(t *testing.T) {
 	var s podDirSet
 	if !s.mayExist("any") {

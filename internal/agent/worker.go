@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
+	"github.com/batchlet/batchlet/internal/fsutil"
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/volumes"
@@ -374,7 +375,7 @@ func (w *podWorker) startContainers(ctx context.Context, pod *corev1.Pod, now ti
 		}
 		// The data dir's pod directory says the pod is on this node (see
 		// podDirsGone) and holds its logs.
-		if err := makeDir(w.dir, 0o750); err != nil {
+		if err := fsutil.MkdirAll(w.dir, 0o750); err != nil {
 			slog.Error("preparing sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 			return
 		}

@@ -114,29 +114,6 @@ func openAppend(path string, perm uint32) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// mkdirAll is os.MkdirAll in fewer system calls: it tries mkdir first,
-// which usually suffices, and its parent's only when that is missing.
-func mkdirAll(path string, perm uint32) error {
-	err := unix.Mkdir(path, perm)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EEXIST):
-		var st unix.Stat_t
-		if unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			return nil
-		}
-	case errors.Is(err, unix.ENOENT):
-		if parent := filepath.Dir(path); parent != path && mkdirAll(parent, perm) == nil {
-			if err := unix.Mkdir(path, perm); err == nil {
-				return nil
-			}
-		}
-	}
-	// Whatever is odd, os.MkdirAll handles and words it as usual.
-	return os.MkdirAll(path, os.FileMode(perm))
-}
-
 // pipe returns a pipe whose read end is the supervisor's, in the poller
 // (output is read in goroutines, with deadlines), and whose write end is
 // the container's, blocking as a program expects its output to be.

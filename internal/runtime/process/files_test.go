@@ -44,22 +44,6 @@ func TestFileHelpers(t *testing.T) {
 	if err := createExclusive(claim, 0o600); !errors.Is(err, os.ErrExist) {
 		t.Fatalf("second exclusive create: %v, want ErrExist", err)
 	}
-
-	nested := filepath.Join(dir, "a", "b", "c")
-	for range 2 {
-		if err := mkdirAll(nested, 0o750); err != nil {
-			t.Fatal(err)
-		}
-		if fi, err := os.Stat(nested); err != nil || !fi.IsDir() {
-			t.Fatalf("%s: %v", nested, err)
-		}
-	}
-	if err := mkdirAll(filepath.Join(claim, "sub"), 0o750); err == nil {
-		t.Fatal("a directory made under a file")
-	}
-	if err := mkdirAll(claim, 0o750); err == nil {
-		t.Fatal("an existing file taken for a directory")
-	}
 }
 
 // TestPipes: the supervisor's end of a container's pipe is in the poller,

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/batchlet/batchlet/internal/fsutil"
 	"github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
@@ -117,7 +118,7 @@ func (r *Runtime) PrepareSandbox(_ context.Context, cfg runtime.SandboxConfig) e
 	if cfg.Dir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	if err := fsutil.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return fmt.Errorf("creating sandbox directory: %w", err)
 	}
 	return nil
@@ -149,7 +150,7 @@ func (r *Runtime) Start(_ context.Context, cfg runtime.ContainerConfig) (runtime
 	if err != nil {
 		return nil, fmt.Errorf("container state directory: %w", err)
 	}
-	if err := mkdirAll(dir, 0o750); err != nil {
+	if err := fsutil.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating container state directory: %w", err)
 	}
 	// The supervisor may have been started from another directory.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/batchlet/batchlet/internal/fsutil"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 )
 
@@ -153,7 +154,7 @@ func reportStartError(dir string, st *state, msg string) (rec exitRecord, stData
 
 // logDir makes sure the directory of a log path exists.
 func logDir(path string) error {
-	return mkdirAll(filepath.Dir(path), 0o750)
+	return fsutil.MkdirAll(filepath.Dir(path), 0o750)
 }
 
 // initArgv runs the sandbox init step from this very binary (the shim
