@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/batchlet/batchlet/internal/serialize"
 )
 
 // setKind fills obj's apiVersion and kind from the scheme.
@@ -32,11 +34,11 @@ func (s *server) encode(info runtime.SerializerInfo, obj runtime.Object) ([]byte
 	if err := s.setKind(obj); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := info.Serializer.Encode(obj, &buf); err != nil {
+	data, err := serialize.Encode(info.Serializer, obj)
+	if err != nil {
 		return nil, fmt.Errorf("encoding %T: %w", obj, err)
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 // writeRaw writes obj in the negotiated format as it is (no Table or

@@ -1,7 +1,6 @@
 package etcd3
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 
@@ -9,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+
+	"github.com/batchlet/batchlet/internal/serialize"
 )
 
 // codec turns typed API objects into the bytes stored in etcd and back.
@@ -55,13 +56,12 @@ func (c *codec) encodeOwned(obj runtime.Object) ([]byte, error) {
 	}
 	accessor.SetResourceVersion("")
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
-	var buf bytes.Buffer
-	err = c.proto.Encode(obj, &buf)
+	data, err := serialize.Encode(c.proto, obj)
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", gvk.Kind, err)
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 // kindOf finds the object's kind from the scheme; typed objects usually
