@@ -74,7 +74,10 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 		err := checkPreconditions(key, preconditions, cur.obj)
 		var updated runtime.Object
 		if err == nil {
-			updated, err = tryUpdate(cur.obj.DeepCopyObject())
+			// cur.obj is this call's own decode, so tryUpdate may have
+			// it without a copy; the paths that answer the stored value
+			// decode it again (storedObject).
+			updated, err = tryUpdate(cur.obj)
 		}
 		if err != nil {
 			// A refusal is only final when judged on the current value.
@@ -104,12 +107,12 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 				// The local read was current after all: the update was
 				// judged on what is stored and changes nothing.
 				if fresh.rev == cur.rev {
-					return cur.obj, nil
+					return fresh.obj, nil
 				}
 				cur = fresh
 				continue
 			}
-			return cur.obj, nil
+			return s.storedObject(key, cur)
 		}
 		resp, err := s.withLease(ctx, key, func(opts []clientv3.OpOption) (*clientv3.TxnResponse, error) {
 			return s.client.Txn(ctx).
@@ -134,6 +137,16 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 		}
 		confirmed = true
 	}
+}
+
+// storedObject decodes cur's value again, for an answer: the object
+// decoded first was handed to an update function.
+func (s *store) storedObject(key string, cur *current) (runtime.Object, error) {
+	obj, err := s.codec.decode(cur.data, cur.rev)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return obj, nil
 }
 
 func (s *store) Delete(ctx context.Context, key string, preconditions *storage.Preconditions, validate func(current runtime.Object) error) (runtime.Object, error) {

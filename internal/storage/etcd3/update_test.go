@@ -120,6 +120,43 @@ func TestGuaranteedUpdateUnchangedWritesNothing(t *testing.T) {
 	}
 }
 
+// An update function may change the object it is given: when what it
+// returns changes nothing, the answer is the stored value, not what the
+// function did to its argument.
+func TestGuaranteedUpdateNoOpAnswersStoredValue(t *testing.T) {
+	s := newTestStore(t)
+	ctx := testCtx(t)
+	key := testPrefix(t) + "a"
+	created := mustCreate(t, s, key, configMap("a", map[string]string{"k": "v"}))
+	// Twice: the first starts from a local read, which a quorum read
+	// confirms; the second runs after a lost race, on a confirmed value.
+	for _, race := range []bool{false, true} {
+		raced := false
+		out, err := s.GuaranteedUpdate(ctx, key, nil, func(cur runtime.Object) (runtime.Object, error) {
+			if race && !raced {
+				raced = true
+				// Another writer changes the key and back: a new
+				// revision with the same value.
+				mustUpdate(t, s, key, func(cm *corev1.ConfigMap) { cm.Data["k"] = "other" })
+				mustUpdate(t, s, key, func(cm *corev1.ConfigMap) { cm.Data["k"] = "v" })
+			}
+			unchanged := cur.DeepCopyObject()
+			cur.(*corev1.ConfigMap).Data["k"] = "scribbled"
+			return unchanged, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.(*corev1.ConfigMap).Data["k"]; got != "v" {
+			t.Fatalf("race %v: answered data %q, want the stored %q", race, got, "v")
+		}
+		stored := mustGet(t, s, key)
+		if rvOf(t, out) != rvOf(t, stored) || (!race && rvOf(t, out) != rvOf(t, created)) {
+			t.Fatalf("race %v: answered resourceVersion %d, stored %d", race, rvOf(t, out), rvOf(t, stored))
+		}
+	}
+}
+
 func TestGuaranteedUpdateErrors(t *testing.T) {
 	s := newTestStore(t)
 	key := testPrefix(t) + "a"
@@ -265,5 +302,15 @@ func TestGuaranteedUpdateUnchangedOnStaleReadRetries(t *testing.T) {
 	}
 	if got := out.(*corev1.ConfigMap).Data["k"]; got != "other" || len(seen) != 2 || seen[0] != "v" || seen[1] != "other" {
 		t.Errorf("tries saw %v, result %q", seen, got)
+	}
+}
+
+func mustUpdate(t *testing.T, s storage.Interface, key string, change func(*corev1.ConfigMap)) {
+	t.Helper()
+	if _, err := s.GuaranteedUpdate(testCtx(t), key, nil, func(cur runtime.Object) (runtime.Object, error) {
+		change(cur.(*corev1.ConfigMap))
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
