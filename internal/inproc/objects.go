@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -154,7 +157,7 @@ func (s objectSerializer) Decode(data []byte, defaults *schema.GroupVersionKind,
 	if err != nil {
 		return nil, nil, err
 	}
-	cp := obj.DeepCopyObject()
+	cp := copyForClient(obj)
 	gvk := cp.GetObjectKind().GroupVersionKind()
 	if gvk.Empty() && s.typer != nil {
 		if kinds, _, err := s.typer.ObjectKinds(cp); err == nil && len(kinds) > 0 {
@@ -171,6 +174,52 @@ func (s objectSerializer) Decode(data []byte, defaults *schema.GroupVersionKind,
 	}
 	dst.Elem().Set(src.Elem())
 	return into, &gvk, nil
+}
+
+// copyForClient deep-copies obj but for its managedFields' field sets and
+// times, which the copy shares with obj and so with every other client of
+// the same event. They are the bulk of a pod's metadata; the controller
+// manager's and scheduler's informers drop them at once, and no component
+// reads or changes them in place (the apiserver decodes what clients send
+// afresh). Anything that is not a single object is copied whole.
+func copyForClient(obj runtime.Object) runtime.Object {
+	if pod, ok := obj.(*corev1.Pod); ok && pod != nil {
+		// The most common object, without reflection.
+		without := *pod
+		without.ManagedFields = nil
+		cp := without.DeepCopy()
+		cp.ManagedFields = append([]metav1.ManagedFieldsEntry(nil), pod.ManagedFields...)
+		return cp
+	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return obj.DeepCopyObject()
+	}
+	entries := acc.GetManagedFields()
+	v := reflect.ValueOf(obj)
+	if len(entries) == 0 || v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return obj.DeepCopyObject()
+	}
+	// Copy a shallow copy without the entries: obj itself is shared by
+	// every client taking the same event and must not change.
+	shallow := reflect.New(v.Elem().Type())
+	shallow.Elem().Set(v.Elem())
+	without, ok := shallow.Interface().(runtime.Object)
+	if !ok {
+		return obj.DeepCopyObject()
+	}
+	wacc, err := meta.Accessor(without)
+	if err != nil {
+		return obj.DeepCopyObject()
+	}
+	wacc.SetManagedFields(nil)
+	cp := without.DeepCopyObject()
+	cacc, err := meta.Accessor(cp)
+	if err != nil {
+		return obj.DeepCopyObject()
+	}
+	cacc.SetManagedFields(append([]metav1.ManagedFieldsEntry(nil), entries...))
+	return cp
 }
 
 func (objectSerializer) Identifier() runtime.Identifier { return runtime.Identifier(ObjectMediaType) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -89,9 +90,77 @@ func TestObjectTokensAreOfOneProcessAndExpire(t *testing.T) {
 	}
 }
 
+func managedEntries() []metav1.ManagedFieldsEntry {
+	now := metav1.Now()
+	return []metav1.ManagedFieldsEntry{
+		{Manager: "job-controller", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &now,
+			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:a":{}}}}`)}},
+		{Manager: "kubelet", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &now,
+			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:phase":{}}}`)}, Subresource: "status"},
+	}
+}
+
+// A client's copy has the managedFields entries of the object handed over
+// in a slice of its own, and everything else copied.
+func TestHandedOverCopyOwnsAllButFieldSets(t *testing.T) {
+	s := ObjectSerializerInfo(scheme.Scheme, scheme.Scheme).Serializer
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "b"}, ManagedFields: managedEntries()},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Command: []string{"true"}}}},
+	}
+	want := pod.DeepCopy()
+	out, _, err := s.Decode(handOver(t, s, pod), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.Pod)
+	got.Kind, got.APIVersion = "", ""
+	if !apiequality.Semantic.DeepEqual(got, want) {
+		t.Fatalf("copy differs:\n%+v\nwant\n%+v", got, want)
+	}
+	// A trimming informer drops the entries; others' views keep theirs.
+	got.ManagedFields[0].Manager = "changed"
+	got.ManagedFields = nil
+	got.Spec.Containers[0].Command[0] = "false"
+	got.Labels["a"] = "changed"
+	if !apiequality.Semantic.DeepEqual(pod, want) {
+		t.Fatalf("changing the copy changed the object handed over:\n%+v", pod)
+	}
+
+	// Other kinds take the same path by reflection.
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: managedEntries()}, Data: map[string]string{"k": "v"}}
+	wantCM := cm.DeepCopy()
+	out, _, err = s.Decode(handOver(t, s, cm), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotCM := out.(*corev1.ConfigMap)
+	gotCM.Kind, gotCM.APIVersion = "", ""
+	if !apiequality.Semantic.DeepEqual(gotCM, wantCM) {
+		t.Fatalf("copy differs:\n%+v\nwant\n%+v", gotCM, wantCM)
+	}
+	gotCM.ManagedFields[1].Subresource = "changed"
+	gotCM.Data["k"] = "changed"
+	if !apiequality.Semantic.DeepEqual(cm, wantCM) {
+		t.Fatalf("changing the copy changed the object handed over:\n%+v", cm)
+	}
+
+	// Lists are copied whole.
+	list := &corev1.PodList{Items: []corev1.Pod{*want.DeepCopy()}}
+	out, _, err = s.Decode(handOver(t, s, list), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotList := out.(*corev1.PodList)
+	gotList.Items[0].ManagedFields[0].FieldsV1.Raw[0] = 'X'
+	if list.Items[0].ManagedFields[0].FieldsV1.Raw[0] == 'X' {
+		t.Fatal("a list's copy shares field sets")
+	}
+}
+
 func BenchmarkObjectHandover(b *testing.B) {
 	s := ObjectSerializerInfo(scheme.Scheme, scheme.Scheme).Serializer
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "b"}},
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "b"}, ManagedFields: managedEntries()},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"/bin/true"}}}}}
 	b.ReportAllocs()
 	var buf bytes.Buffer
