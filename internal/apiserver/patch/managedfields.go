@@ -16,7 +16,10 @@ import (
 // It skips the JSON round trips, which cost as much as the bookkeeping
 // itself, the schema validation of the typed objects and, on update, the
 // comparison of top-level fields equal in both (see withoutEqualFields);
-// the entries are those the plain field manager records. subresource is "" for the main resource or e.g. "status";
+// the entries are those the plain field manager records. When every entry
+// is at gvk's version it also skips that manager's decoding and encoding
+// of unchanged entries (see fastUpdate). subresource is "" for the main
+// resource or e.g. "status";
 // entries written through a subresource carry its name, as upstream.
 // newObj may be modified; the result is the object to store. Both objects
 // must be of gvk's Go type.
@@ -35,6 +38,40 @@ func UpdateObjectManagedFields(old, newObj runtime.Object, gvk schema.GroupVersi
 	if err := checkGoType(newObj, gvk); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
+	if old != nil {
+		if err := checkGoType(old, gvk); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+	}
+	// Entries at other versions need converting the objects: the field
+	// manager does that.
+	if !sameVersion(gvk.GroupVersion().String(), old, newObj) {
+		return chainManagedFields(old, newObj, gvk, manager, subresource)
+	}
+	if old != nil {
+		old.GetObjectKind().SetGroupVersionKind(gvk)
+	}
+	newObj.GetObjectKind().SetGroupVersionKind(gvk)
+	if out, err = fastUpdate(old, newObj, gvk, manager, subresource); err != nil {
+		return nil, unknownError(err)
+	}
+	return out, nil
+}
+
+// newZero returns the empty object of gvk, with its kind set.
+func newZero(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	obj, err := scheme.Scheme.New(gvk)
+	if err != nil {
+		return nil, fmt.Errorf("new %v: %w", gvk, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return obj, nil
+}
+
+// chainManagedFields records the update through apimachinery's field
+// manager, over objects pruned of equal fields. The caller has checked
+// the arguments as UpdateObjectManagedFields does.
+func chainManagedFields(old, newObj runtime.Object, gvk schema.GroupVersionKind, manager, subresource string) (out runtime.Object, err error) {
 	// A create compares with the zero object, from which nothing useful
 	// can be pruned.
 	live, changed, pruned := old, newObj, false
@@ -42,8 +79,6 @@ func UpdateObjectManagedFields(old, newObj runtime.Object, gvk schema.GroupVersi
 		if live, err = scheme.Scheme.New(gvk); err != nil {
 			return nil, apierrors.NewInternalError(fmt.Errorf("new %v: %w", gvk, err))
 		}
-	} else if err := checkGoType(old, gvk); err != nil {
-		return nil, apierrors.NewInternalError(err)
 	}
 	// The type converter finds the schema by the objects' kind.
 	live.GetObjectKind().SetGroupVersionKind(gvk)

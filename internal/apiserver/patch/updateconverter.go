@@ -146,8 +146,9 @@ func withoutEqualFields(old, newObj runtime.Object) (runtime.Object, runtime.Obj
 var objectMetaType = reflect.TypeOf(metav1.ObjectMeta{})
 
 // keptMetaFields are the metadata fields never reset: the field manager
-// reads managedFields, and name and namespace name the object in errors.
-var keptMetaFields = map[string]bool{"ManagedFields": true, "Name": true, "Namespace": true}
+// reads managedFields, the uid (an existing object without entries is not
+// tracked), and name and namespace name the object in errors.
+var keptMetaFields = map[string]bool{"ManagedFields": true, "UID": true, "Name": true, "Namespace": true}
 
 // pruneEqualFields resets, in the addressable structs o and n of one
 // type, every exported field equal in both except those named in keep.
@@ -169,9 +170,13 @@ func pruneEqualFields(o, n reflect.Value, keep map[string]bool) {
 }
 
 // sameVersion tells whether every managedFields entry of the objects is at
-// version (a client may write entries of other versions).
+// version (a client may write entries of other versions). nil objects
+// (no live object on create) have none.
 func sameVersion(version string, objs ...runtime.Object) bool {
 	for _, obj := range objs {
+		if obj == nil {
+			continue
+		}
 		acc, err := meta.Accessor(obj)
 		if err != nil {
 			return false

@@ -21,7 +21,7 @@ import (
 
 // referenceManagedFields records an update the plain way: the validating
 // type converter on the whole objects.
-func referenceManagedFields(t *testing.T, old, newObj runtime.Object, gvk schema.GroupVersionKind, manager, subresource string) (runtime.Object, error) {
+func referenceManagedFields(t testing.TB, old, newObj runtime.Object, gvk schema.GroupVersionKind, manager, subresource string) (runtime.Object, error) {
 	t.Helper()
 	fm, err := subresourceFieldManager(gvk, subresource)
 	if err != nil {
