@@ -101,6 +101,9 @@ type Agent struct {
 	ready    chan struct{}
 
 	podLister corelisters.PodLister
+	// podIndex is the pod cache with podUIDIndex, under mu; nil until
+	// Run made it.
+	podIndex cache.Indexer
 	// svcLister feeds service environment variables; nil until synced.
 	svcLister corelisters.ServiceLister
 	node      nodeState
@@ -110,8 +113,9 @@ type Agent struct {
 
 	// net is the pod network, set up on first use (podNet).
 	net podNetwork
-	// podIPs maps a pod's UID to its own address while its directory
-	// exists: a finished pod's status keeps its address.
+	// podIPs maps a pod's UID to its own address until its worker has
+	// cleaned up or its directory is found gone: a finished pod's status
+	// keeps its address.
 	podIPs sync.Map
 	// netDone maps a pod's UID to when its network stopped being needed.
 	netDone sync.Map
@@ -234,7 +238,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			o.FieldSelector = "spec.nodeName=" + a.cfg.NodeName
 		}))
 	podInformer := factory.Core().V1().Pods()
+	if err := podInformer.Informer().AddIndexers(cache.Indexers{podUIDIndex: podUIDIndexFunc}); err != nil {
+		return fmt.Errorf("pod informer: %w", err)
+	}
 	a.podLister = podInformer.Lister()
+	a.mu.Lock()
+	a.podIndex = podInformer.Informer().GetIndexer()
+	a.mu.Unlock()
 	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.podChanged(obj) },
 		UpdateFunc: func(_, obj any) { a.podChanged(obj) },

@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/batchlet/batchlet/internal/network"
 )
 
@@ -209,7 +211,7 @@ func (a *Agent) setUpPodNetwork(pod *corev1.Pod) (*network.Pod, error) {
 		// waited; if not, finished pods in their grace period give
 		// theirs up.
 		if p, err = m.Setup(string(pod.UID)); errors.Is(err, network.ErrExhausted) {
-			a.releaseFinishedPodNetworks(m, true, reclaimLimit(m))
+			a.releaseFinishedPodNetworks(m, true, reclaimLimit(m), false)
 			p, err = m.Setup(string(pod.UID))
 		}
 		pn.reclaim.Unlock()
@@ -332,13 +334,13 @@ func (a *Agent) releasePodNetworks(ctx context.Context, m *network.Manager) {
 			// Finished pods' networks go now; running pods keep theirs
 			// for the next agent; the bridge goes when none is left.
 			a.net.stopping.Store(true)
-			a.releaseFinishedPodNetworks(m, true, 0)
+			a.releaseFinishedPodNetworks(m, true, 0, true)
 			if err := m.Close(); err != nil {
 				slog.Warn("closing the pod network", "err", err)
 			}
 			return
 		case <-t.C():
-			a.releaseFinishedPodNetworks(m, false, 0)
+			a.releaseFinishedPodNetworks(m, false, 0, true)
 		}
 	}
 }
@@ -359,48 +361,35 @@ func reclaimLimit(m *network.Manager) int {
 // gone, and of finished pods once their grace period is over. With now set
 // it frees finished pods' networks at once, the longest finished first,
 // at most limit of them when limit is positive.
-func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool, limit int) {
-	var withIP []types.UID
-	a.podIPs.Range(func(k, _ any) bool {
-		withIP = append(withIP, k.(types.UID))
-		return true
-	})
-	keys := m.Keys()
-	// Listed after the pods it is asked about were set up, so each of
-	// their directories, made before, is in it unless removed since.
-	gone := a.podDirsGone()
-	for _, uid := range withIP {
-		if gone(uid) {
-			a.podIPs.Delete(uid)
-		}
-	}
-	if len(keys) == 0 {
-		return
-	}
-	finished := map[types.UID]bool{}
-	if a.podLister != nil {
-		pods, _ := a.podLister.List(labelsEverything())
-		for _, p := range pods {
-			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-				finished[p.UID] = true
-			}
-		}
-	}
+//
+// It looks only at the pods holding an address, never at all the pods
+// the node ran (finished ones stay in the API and keep their directories
+// by the thousand): whether one finished comes from the worker's mark or
+// the agent's pod cache, whether its directory is gone from a stat. With
+// statAll unset only pods without a worker are stat'ed: a worker removes
+// its pod's directories after freeing the network itself, so a directory
+// gone under a worker was removed by hand, which the periodic pass, with
+// statAll, catches.
+func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool, limit int, statAll bool) {
 	type finishedPod struct {
 		uid  types.UID
 		done time.Time
 	}
 	var release []types.UID
 	var early []finishedPod
-	for _, k := range keys {
+	for _, k := range m.Keys() {
 		uid := types.UID(k)
-		if finished[uid] {
-			a.podNetworkDone(uid)
+		if (statAll || a.worker(uid) == nil) && a.podDirGone(uid) {
+			a.podIPs.Delete(uid)
+			release = append(release, uid)
+			continue
 		}
 		v, marked := a.netDone.Load(uid)
+		if !marked && a.podFinished(uid) {
+			v, _ = a.netDone.LoadOrStore(uid, a.clock.Now())
+			marked = true
+		}
 		switch {
-		case gone(uid):
-			release = append(release, uid)
 		case !marked:
 		case a.clock.Since(v.(time.Time)) >= finishedPodNetworkGrace:
 			release = append(release, uid)
@@ -423,26 +412,40 @@ func (a *Agent) releaseFinishedPodNetworks(m *network.Manager, now bool, limit i
 	}
 }
 
-// podDirsGone reports whether a pod's directory is gone, from one listing
-// of the pods' directories: finished pods keep theirs, and a stat for
-// each costs ten times as much as listing it. Without a listing it
-// stats.
-func (a *Agent) podDirsGone() func(types.UID) bool {
-	names, err := readDirNames(filepath.Join(a.cfg.DataDir, "pods"))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return func(types.UID) bool { return true }
-	case err != nil:
-		return func(uid types.UID) bool {
-			_, err := os.Stat(a.podDir(uid))
-			return errors.Is(err, os.ErrNotExist)
+// podFinished reports whether the agent's pod cache holds uid with a
+// terminal phase: a pod that finished before this agent started, or
+// whose phase was set by another component.
+func (a *Agent) podFinished(uid types.UID) bool {
+	a.mu.Lock()
+	idx := a.podIndex
+	a.mu.Unlock()
+	if idx == nil {
+		return false
+	}
+	objs, _ := idx.ByIndex(podUIDIndex, string(uid))
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed) {
+			return true
 		}
 	}
-	present := make(map[types.UID]bool, len(names))
-	for _, n := range names {
-		present[types.UID(n)] = true
+	return false
+}
+
+// podUIDIndex indexes the agent's pod cache by UID, for podFinished.
+const podUIDIndex = "uid"
+
+func podUIDIndexFunc(obj any) ([]string, error) {
+	if p, ok := obj.(*corev1.Pod); ok {
+		return []string{string(p.UID)}, nil
 	}
-	return func(uid types.UID) bool { return !present[uid] }
+	return nil, nil
+}
+
+// podDirGone reports whether uid's directory in the data dir is gone.
+// One that cannot be looked at counts as present: its network stays.
+func (a *Agent) podDirGone(uid types.UID) bool {
+	var st unix.Stat_t
+	return errors.Is(unix.Stat(a.podDir(uid), &st), unix.ENOENT)
 }
 
 func readDirNames(dir string) ([]string, error) {

@@ -143,19 +143,17 @@ func TestStoppedAgentLeavesNoFinishedPodNetwork(t *testing.T) {
 	}
 }
 
-// TestPodDirsGoneFromOneListing: a pod's directory counts as gone when
-// the listing of the pods' directories lacks it, and every pod's does
-// when there is no pods' directory at all.
-func TestPodDirsGoneFromOneListing(t *testing.T) {
+// TestPodDirGone: a pod's directory counts as gone when it is missing,
+// and every pod's does when there is no pods' directory at all.
+func TestPodDirGone(t *testing.T) {
 	a := &Agent{cfg: Config{DataDir: t.TempDir()}}
-	if gone := a.podDirsGone(); !gone("any") {
+	if !a.podDirGone("any") {
 		t.Fatal("a pod counts as present without a pods' directory")
 	}
 	if err := os.MkdirAll(a.podDir("present"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	gone := a.podDirsGone()
-	if gone("present") || !gone("absent") {
-		t.Fatalf("gone(present) = %v, gone(absent) = %v", gone("present"), gone("absent"))
+	if a.podDirGone("present") || !a.podDirGone("absent") {
+		t.Fatalf("podDirGone(present) = %v, podDirGone(absent) = %v", a.podDirGone("present"), a.podDirGone("absent"))
 	}
 }

@@ -374,7 +374,7 @@ func (w *podWorker) startContainers(ctx context.Context, pod *corev1.Pod, now ti
 			return
 		}
 		// The data dir's pod directory says the pod is on this node (see
-		// podDirsGone) and holds its logs.
+		// podDirGone) and holds its logs.
 		if err := fsutil.MkdirAll(w.dir, 0o750); err != nil {
 			slog.Error("preparing sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 			return
@@ -605,6 +605,8 @@ func (w *podWorker) cleanup(ctx context.Context, pod *corev1.Pod) {
 	if removed {
 		w.a.podDirs.remove(w.uid)
 	}
+	// Nothing reports the pod's address any more.
+	w.a.podIPs.Delete(w.uid)
 }
 
 // schedule arms the timer for the earliest moment something is due.
