@@ -14,9 +14,10 @@ import (
 
 // Config says where a node keeps its pod network.
 type Config struct {
-	// StateDir holds the address records and the pods' namespaces. Its
-	// absolute path also marks the node's bridge as this node's, so that
-	// nodes sharing a host tell their bridges apart.
+	// StateDir holds the node's CIDR, bridge and peer routes; its path names
+	// the node's namespace directory under RunDir, which holds the pods'
+	// namespaces and address records, and marks the node's bridge as
+	// this node's, so that nodes sharing a host tell their bridges apart.
 	StateDir string
 	// CIDR is the node's pod CIDR. Empty picks a free /24 of
 	// AutoCIDRRange, preferring the one an earlier start used.
@@ -116,6 +117,25 @@ const RunDir = "/run/batchlet/netns"
 
 // ownerFile names the state directory a namespace directory belongs to.
 const ownerFile = "owner"
+
+// addressDirName names, in a node's namespace directory, the directory of
+// its address records (and, with "-parked" added, the records parked
+// addresses keep aside). They live beside the namespaces, in memory: a
+// record serves the pod's namespace across agent restarts, and neither
+// outlives a reboot, after which a pod's network is built anew. Each
+// pod's start and end write one, which a disk file system does at
+// several times the CPU cost. A key cannot start with a dot, so no
+// namespace file takes its name.
+const addressDirName = ".addresses"
+
+// legacyAddressDir is where, under the state directory, agents kept the
+// address records before; a start moves them to addressDir.
+const legacyAddressDir = "addresses"
+
+// addressDir is where the node with stateDir keeps its address records.
+func addressDir(stateDir string) string {
+	return filepath.Join(NamespaceDir(stateDir), addressDirName)
+}
 
 // NamespaceDir is where the node with stateDir keeps its pods' namespace
 // files.

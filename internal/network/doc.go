@@ -8,9 +8,11 @@
 // reach beyond the host.
 //
 // All of it is done in-process over netlink, with no helper programs.
-// Address allocations are files under the node's state directory, so
-// running pods keep their addresses across agent restarts; a pod's
-// namespace is bind-mounted there too, so it outlives the agent.
+// A pod's namespace is bind-mounted in the node's namespace directory
+// under /run, so it outlives the agent, and its address allocation is a
+// file there too, so running pods keep their addresses across agent
+// restarts. Neither outlives a reboot, which no pod's processes do
+// either; the node's CIDR and bridge are kept in its state directory.
 //
 // Making and destroying a namespace costs more than any other step of a
 // pod's network, so a finished pod's namespace, pair, address and routes

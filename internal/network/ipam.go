@@ -90,6 +90,41 @@ func newIPAM(dir string, subnet *net.IPNet) (*ipam, error) {
 	return p, nil
 }
 
+// migrateRecords moves the address records an earlier agent kept in from
+// to dir, where newIPAM reads them; a parked address's record, kept
+// aside, is dropped, as a start drops it. from is removed only once all
+// are written, so a crash in between leaves it for the next start to
+// move again, over what this one wrote.
+func migrateRecords(from, dir string) error {
+	entries, err := os.ReadDir(from)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading address records of an earlier agent: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("creating address records: %w", err)
+	}
+	for _, e := range entries {
+		if net.ParseIP(e.Name()) == nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return fmt.Errorf("reading address record of an earlier agent: %w", err)
+		}
+		err = os.WriteFile(filepath.Join(dir, e.Name()), data, 0o640)
+		if err != nil {
+			return fmt.Errorf("moving address record %s: %w", e.Name(), err)
+		}
+	}
+	if err := errors.Join(os.RemoveAll(from), os.RemoveAll(from+"-parked")); err != nil {
+		return fmt.Errorf("removing address records of an earlier agent: %w", err)
+	}
+	return nil
+}
+
 // nthIP is the n-th address of the IPv4 subnet.
 func nthIP(subnet *net.IPNet, n uint64) net.IP {
 	out := make(net.IP, 4)

@@ -111,7 +111,11 @@ func New(cfg Config) (*Manager, error) {
 		// not route the pod CIDR back stay out of reach.
 		slog.Warn("pods cannot reach beyond this host", "err", err)
 	}
-	if m.ipam, err = newIPAM(filepath.Join(cfg.StateDir, "addresses"), m.subnet); err != nil {
+	if err := migrateRecords(filepath.Join(cfg.StateDir, legacyAddressDir), addressDir(cfg.StateDir)); err != nil {
+		m.closeHandles()
+		return nil, err
+	}
+	if m.ipam, err = newIPAM(addressDir(cfg.StateDir), m.subnet); err != nil {
 		m.closeHandles()
 		return nil, err
 	}

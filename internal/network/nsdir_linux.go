@@ -83,7 +83,9 @@ func sweepStale(h *netlink.Handle) error {
 		}
 		files, _ := os.ReadDir(dir)
 		for _, f := range files {
-			if f.Name() != ownerFile {
+			// Directories hold address records, which
+			// removeNamespaceDir takes along.
+			if f.Name() != ownerFile && !f.IsDir() {
 				if err := unmountNamespace(filepath.Join(dir, f.Name())); err != nil {
 					errs = append(errs, err)
 				}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -280,6 +281,62 @@ func TestRestartKeepsRunningPodsNetwork(t *testing.T) {
 	// namespace was kept, not rebuilt.
 	if got, err := fetch(t, "", net.JoinHostPort(q.IP.String(), "9000")); err != nil || got != "r" {
 		t.Fatalf("after restart fetch = %q, %v", got, err)
+	}
+}
+
+// TestRestartMovesAnEarlierAgentsAddressRecords: records an earlier agent
+// kept in the state directory are moved beside the namespaces, in memory,
+// and a pod running over the upgrade keeps its address and namespace.
+func TestRestartMovesAnEarlierAgentsAddressRecords(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	m, err := New(Config{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustSetup(t, m, "pod-u")
+	m.closeHandles()
+	// The earlier agent's layout: its records, and one kept aside for a
+	// parked address, under the state directory.
+	legacy := filepath.Join(dir, legacyAddressDir)
+	for _, d := range []string{legacy, legacy + "-parked"} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(legacy, p.IP.String()), []byte("pod-u\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(addressDir(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(legacy+"-parked", nthIP(m.CIDR(), 9).String()), []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	before := nsInode(t, p.NetNS)
+
+	m2, err := New(Config{StateDir: dir})
+	if err != nil {
+		t.Fatalf("New after the upgrade: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = m2.Teardown("pod-u")
+		_ = m2.Close()
+	})
+	q := mustSetup(t, m2, "pod-u")
+	if !q.IP.Equal(p.IP) || nsInode(t, q.NetNS) != before {
+		t.Fatalf("after the upgrade pod-u has %s in namespace %d, want %s in %d", q.IP, nsInode(t, q.NetNS), p.IP, before)
+	}
+	if recs := addressRecords(t, dir); len(recs) != 1 || recs[p.IP.String()] != "pod-u" {
+		t.Fatalf("address records %v, want pod-u's", recs)
+	}
+	for _, d := range []string{legacy, legacy + "-parked"} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after the move (%v)", d, err)
+		}
+	}
+	if inMemory(m2.nsDir) && !inMemory(addressDir(dir)) {
+		t.Error("address records on disk")
 	}
 }
 
