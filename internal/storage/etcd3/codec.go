@@ -84,7 +84,7 @@ func (c *codec) kindOf(obj runtime.Object) (schema.GroupVersionKind, error) {
 
 // decode builds a fresh object from stored bytes and stamps it with rev.
 func (c *codec) decode(data []byte, rev int64) (runtime.Object, error) {
-	obj, _, err := c.proto.Decode(data, nil, nil)
+	obj, err := serialize.DecodeProtobuf(c.proto, c.scheme, data)
 	if err != nil {
 		return nil, fmt.Errorf("decoding stored object: %w", err)
 	}
