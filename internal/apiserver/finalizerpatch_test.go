@@ -169,7 +169,7 @@ func runFinalizerCase(t *testing.T, tc finalizerCase, resources []registry.Resou
 		envs[1].store.put(key, snapshot)
 		envs[1].api.generalPatchesOnly = true
 		rq := &request{res: envs[0].api.lookup(schema.GroupVersion{Version: "v1"}, "pods"), namespace: "default", name: "p"}
-		if !envs[0].api.finalizerFastPath(rq, updateMain, "job-controller") || envs[1].api.finalizerFastPath(rq, updateMain, "job-controller") {
+		if !envs[0].api.typedPatchFastPath(rq, updateMain, "job-controller") || envs[1].api.typedPatchFastPath(rq, updateMain, "job-controller") {
 			t.Fatal("the fast path is off on the first server or on on the second")
 		}
 		second := time.Now().Unix()

@@ -69,10 +69,21 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 		return obj, nil
 	}
 	next := general
-	if s.finalizerFastPath(rq, mode, manager) {
+	if s.typedPatchFastPath(rq, mode, manager) {
 		if fp, ok := parseFinalizerPatch(pt, body); ok {
 			next = func(current runtime.Object) (runtime.Object, error) {
 				if obj, ok, err := s.patchFinalizers(rq, current, fp); ok {
+					return obj, err
+				}
+				return general(current)
+			}
+		}
+	}
+	// A body has at most one of the two shapes (only metadata, only status).
+	if s.conditionFastPath(rq, mode, manager) {
+		if cp, ok := parseConditionPatch(pt, body); ok {
+			next = func(current runtime.Object) (runtime.Object, error) {
+				if obj, ok, err := s.patchConditions(rq, current, cp); ok {
 					return obj, err
 				}
 				return general(current)
@@ -90,11 +101,13 @@ func (s *server) handlePatch(w http.ResponseWriter, r *http.Request, rq *request
 	s.writeObject(w, r, rq, http.StatusOK, out)
 }
 
-// finalizerFastPath says whether a finalizer patch of rq may skip the JSON
-// round trip (see finalizerpatch.go): the kind must round-trip exactly
+// typedPatchFastPath says whether a patch of rq may be applied to the
+// typed object, skipping the JSON round trip (finalizers, see
+// finalizerpatch.go; pod conditions, conditionpatch.go): the kind must
+// round-trip exactly
 // and the write must go through the field manager, which normalizes
 // managedFields on both paths.
-func (s *server) finalizerFastPath(rq *request, mode updateMode, manager string) bool {
+func (s *server) typedPatchFastPath(rq *request, mode updateMode, manager string) bool {
 	recorded := (mode == updateMain || mode == updateStatus) && rq.res.trackFields && manager != ""
 	return recorded && rq.res.copyPatchable && !s.generalPatchesOnly
 }

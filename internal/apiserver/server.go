@@ -36,8 +36,8 @@ type server struct {
 	watch     watchDefaults
 	// watchCaches fan storage watches out, one per resource.
 	watchCaches map[resourceKey]*watchCache
-	// generalPatchesOnly turns the finalizer patch fast path off, for
-	// tests comparing it with the general path.
+	// generalPatchesOnly turns the patch fast paths (finalizers, pod
+	// conditions) off, for tests comparing them with the general path.
 	generalPatchesOnly bool
 }
 
