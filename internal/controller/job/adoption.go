@@ -14,24 +14,38 @@ import (
 
 // podsForJob returns the Job's pods: those it controls whose labels still
 // match its selector, plus matching orphans it adopts. Controlled pods
-// that no longer match are released.
-func (c *Controller) podsForJob(ctx context.Context, job *batchv1.Job) ([]*corev1.Pod, error) {
+// that no longer match are released. Settled pods (see settled.go) are
+// left out unless one of them may matter, so that a sync costs what the
+// Job's unsettled pods cost, not every pod it ever had.
+func (c *Controller) podsForJob(ctx context.Context, key string, job *batchv1.Job) ([]*corev1.Pod, error) {
 	sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("job %s/%s has an invalid selector: %w", job.Namespace, job.Name, err)
 	}
-	owned, err := c.podIndexer.ByIndex(ownerIndex, string(job.UID))
+	full, epoch := c.scans.begin(key, job, sel)
+	index := unsettledIndex
+	if full {
+		index = ownerIndex
+	}
+	owned, err := c.podIndexer.ByIndex(index, string(job.UID))
 	if err != nil {
 		return nil, fmt.Errorf("listing pods of job %s/%s: %w", job.Namespace, job.Name, err)
 	}
 	pods := make([]*corev1.Pod, 0, len(owned))
 	var firstErr error
+	// A full scan that met a settled pod that matters is repeated next
+	// sync, as the old every-pod scan would have met it again.
+	again := false
 	for _, o := range owned {
 		p, ok := o.(*corev1.Pod)
 		if !ok || p.Namespace != job.Namespace {
 			continue
 		}
-		if sel.Matches(labels.Set(p.Labels)) {
+		matches := sel.Matches(labels.Set(p.Labels))
+		if full && !again && isSettled(p) {
+			again = settledPodMatters(matches, job.Spec.PodFailurePolicy, p)
+		}
+		if matches {
 			pods = append(pods, p)
 			continue
 		}
@@ -40,6 +54,9 @@ func (c *Controller) podsForJob(ctx context.Context, job *batchv1.Job) ([]*corev
 				firstErr = err
 			}
 		}
+	}
+	if full && !again && firstErr == nil {
+		c.scans.scanned(job.UID, epoch)
 	}
 	if job.DeletionTimestamp != nil || sel.Empty() {
 		return pods, firstErr

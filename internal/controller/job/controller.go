@@ -46,6 +46,7 @@ type Controller struct {
 	exp     *expectations
 	backoff *backoffStore
 	written *writtenJobs
+	scans   *podScans
 
 	// BatchPeriod delays syncs triggered by pod events so that bursts of
 	// pod changes are handled in one sync (upstream: 1s).
@@ -73,11 +74,12 @@ func NewController(client kubernetes.Interface, factory informers.SharedInformer
 		exp:         newExpectations(clk),
 		backoff:     newBackoffStore(),
 		written:     newWrittenJobs(),
+		scans:       newPodScans(),
 		BatchPeriod: time.Second,
 	}
 	jobInf := factory.Batch().V1().Jobs()
 	podInf := factory.Core().V1().Pods()
-	if err := podInf.Informer().AddIndexers(cache.Indexers{ownerIndex: indexByOwner}); err != nil {
+	if err := podInf.Informer().AddIndexers(cache.Indexers{ownerIndex: indexByOwner, unsettledIndex: indexUnsettledByOwner}); err != nil {
 		return nil, fmt.Errorf("job controller: adding pod indexer: %w", err)
 	}
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -210,12 +212,15 @@ func (c *Controller) deleteJob(obj any) {
 	}
 	c.enqueue(job, 0)
 	c.queueJobPodsForCleanup(job)
+	if key, err := cache.MetaNamespaceKeyFunc(job); err == nil {
+		c.scans.forget(key)
+	}
 }
 
 // queueJobPodsForCleanup hands the Job's pods still holding the tracking
-// finalizer to the orphan worker.
+// finalizer to the orphan worker; such pods are never settled.
 func (c *Controller) queueJobPodsForCleanup(job *batchv1.Job) {
-	objs, err := c.podIndexer.ByIndex(ownerIndex, string(job.UID))
+	objs, err := c.podIndexer.ByIndex(unsettledIndex, string(job.UID))
 	if err != nil {
 		return
 	}

@@ -10,7 +10,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -32,6 +34,9 @@ type harness struct {
 	c      *Controller
 	rec    *record.FakeRecorder
 	key    string
+	// everyPod makes each sync read all the Job's pods, as before settled
+	// pods were skipped: the reference the skipping must agree with.
+	everyPod bool
 }
 
 func newHarness(t *testing.T, job *batchv1.Job) *harness {
@@ -83,10 +88,56 @@ func (h *harness) refresh() {
 	if err := h.jobStore().Replace(jobObjs, ""); err != nil {
 		h.t.Fatal(err)
 	}
+	before := map[string]*corev1.Pod{}
+	for _, o := range h.c.podIndexer.List() {
+		p := o.(*corev1.Pod)
+		before[p.Namespace+"/"+p.Name] = p
+	}
 	if err := h.c.podIndexer.Replace(podObjs, ""); err != nil {
 		h.t.Fatal(err)
 	}
+	// Notify the handlers as the informer would, after the store holds
+	// the change: the controller learns of changed settled pods this way.
+	for i := range pods.Items {
+		cur := &pods.Items[i]
+		k := cur.Namespace + "/" + cur.Name
+		old, ok := before[k]
+		delete(before, k)
+		switch {
+		case !ok:
+			h.c.addPod(cur)
+		case !equality.Semantic.DeepEqual(old, cur):
+			h.c.updatePod(old, cur)
+		}
+	}
+	for _, old := range before {
+		h.c.deletePodEvent(old, true)
+	}
 	h.c.exp.forget(h.key)
+}
+
+// checkScans fails the test if the next sync would skip a settled pod
+// that matters: the invariant the unsettled-only scan relies on.
+func (h *harness) checkScans() {
+	h.t.Helper()
+	job, err := h.c.jobLister.Jobs("default").Get("j")
+	if err != nil || !h.c.scans.isClean(job.UID) {
+		return
+	}
+	sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	owned, err := h.c.podIndexer.ByIndex(ownerIndex, string(job.UID))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, o := range owned {
+		p := o.(*corev1.Pod)
+		if p.Namespace == job.Namespace && isSettled(p) && settledPodMatters(sel.Matches(labels.Set(p.Labels)), job.Spec.PodFailurePolicy, p) {
+			h.t.Fatalf("job marked clean, but settled pod %s matters (labels %v, phase %s)", p.Name, p.Labels, p.Status.Phase)
+		}
+	}
 }
 
 func (h *harness) jobStore() interface {
@@ -99,6 +150,10 @@ func (h *harness) jobStore() interface {
 func (h *harness) sync() {
 	h.t.Helper()
 	h.refresh()
+	h.checkScans()
+	if h.everyPod {
+		h.c.scans.forget(h.key)
+	}
 	if err := h.c.syncJob(context.Background(), h.key); err != nil {
 		h.t.Fatalf("sync: %v", err)
 	}
@@ -245,6 +300,10 @@ func (h *harness) restart() {
 // syncErr runs one sync and returns its error.
 func (h *harness) syncErr() error {
 	h.refresh()
+	h.checkScans()
+	if h.everyPod {
+		h.c.scans.forget(h.key)
+	}
 	return h.c.syncJob(context.Background(), h.key)
 }
 

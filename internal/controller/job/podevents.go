@@ -46,6 +46,7 @@ func (c *Controller) addPod(obj any) {
 	if !ok {
 		return
 	}
+	c.scans.noteSettled(pod)
 	if pod.DeletionTimestamp != nil {
 		c.deletePodEvent(pod, false)
 		return
@@ -79,6 +80,7 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 	if !ok1 || !ok2 || (cur.ResourceVersion != "" && cur.ResourceVersion == old.ResourceVersion) {
 		return
 	}
+	c.scans.noteSettled(cur)
 	if cur.DeletionTimestamp != nil {
 		c.deletePodEvent(cur, false)
 		return

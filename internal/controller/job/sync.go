@@ -23,6 +23,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 		c.exp.forget(key)
 		c.backoff.remove(key)
 		c.written.forget(key)
+		c.scans.forget(key)
 		return nil
 	}
 	if err != nil {
@@ -34,6 +35,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 	}
 	if isFinished(shared) {
 		c.backoff.remove(key)
+		c.scans.forget(key)
 		return nil
 	}
 	if m := shared.Spec.CompletionMode; m != nil && *m != batchv1.NonIndexedCompletion && *m != batchv1.IndexedCompletion {
@@ -45,7 +47,7 @@ func (c *Controller) syncJob(ctx context.Context, key string) error {
 	// after this point is never missed.
 	satisfied := c.exp.satisfied(key)
 	job := shared.DeepCopy()
-	pods, err := c.podsForJob(ctx, job)
+	pods, err := c.podsForJob(ctx, key, job)
 	if err != nil {
 		return err
 	}
