@@ -15,14 +15,16 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// TestRunCompletesJob drives the controller through its informers and
-// queue, as the server runs it: event handlers, expectations, batching.
-func TestRunCompletesJob(t *testing.T) {
-	client := fake.NewClientset()
+// runController runs a controller on a fake clientset, as the server runs
+// it (informers, queue, batching), until the test ends. poll waits for a
+// condition and, on timeout, logs the pods and Job "j" of "default".
+func runController(t *testing.T) (c *Controller, client *fake.Clientset, ctx context.Context, poll func(what string, cond func() bool)) {
+	t.Helper()
+	client = fake.NewClientset()
 	generateNames(client)
 	versionJobs(client)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c, err := NewController(client, factory, clock.RealClock{})
 	if err != nil {
@@ -31,7 +33,7 @@ func TestRunCompletesJob(t *testing.T) {
 	c.BatchPeriod = 5 * time.Millisecond
 	factory.Start(ctx.Done())
 	go c.Run(ctx, 2)
-	poll := func(what string, cond func() bool) {
+	poll = func(what string, cond func() bool) {
 		t.Helper()
 		if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 			return cond(), nil
@@ -47,6 +49,13 @@ func TestRunCompletesJob(t *testing.T) {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
 	}
+	return c, client, ctx, poll
+}
+
+// TestRunCompletesJob drives the controller through its informers and
+// queue, as the server runs it: event handlers, expectations, batching.
+func TestRunCompletesJob(t *testing.T) {
+	_, client, ctx, poll := runController(t)
 	poll("watches", func() bool {
 		n := 0
 		for _, a := range client.Actions() {

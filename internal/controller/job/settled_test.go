@@ -4,18 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 )
 
@@ -313,27 +308,7 @@ func TestPodScansEventDuringFullScan(t *testing.T) {
 // the queue: the update event of a counted pod, not a scan of every pod,
 // must bring the release.
 func TestRunReleasesRelabelledCountedPod(t *testing.T) {
-	client := fake.NewClientset()
-	generateNames(client)
-	versionJobs(client)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := NewController(client, factory, clock.RealClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.BatchPeriod = 5 * time.Millisecond
-	factory.Start(ctx.Done())
-	go c.Run(ctx, 2)
-	poll := func(what string, cond func() bool) {
-		t.Helper()
-		if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-			return cond(), nil
-		}); err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-	}
+	c, client, ctx, poll := runController(t)
 	pods := func() []corev1.Pod {
 		list, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 		if err != nil {
