@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/batchlet/batchlet/internal/fsutil"
 	ctrruntime "github.com/batchlet/batchlet/internal/runtime"
 	"github.com/batchlet/batchlet/internal/runtime/process"
 )
@@ -284,7 +285,7 @@ func TestPodStateOnTmpfs(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	h := startAgent(t, nil, "")
-	if !inMemory(h.agent.cfg.RunDir) {
+	if !fsutil.InMemory(h.agent.cfg.RunDir) {
 		t.Fatalf("run dir %s is not on a tmpfs", h.agent.cfg.RunDir)
 	}
 	pod := testPod("where", sh("c", "debian", "echo ran"))

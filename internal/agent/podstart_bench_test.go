@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/batchlet/batchlet/internal/fsutil"
 	ctrruntime "github.com/batchlet/batchlet/internal/runtime"
 )
 
@@ -58,7 +59,7 @@ func (c exitedContainer) Exit() ctrruntime.Exit       { return ctrruntime.Exit{F
 // agent's run dir is, else a test directory.
 func benchRunDir(tb testing.TB) string {
 	tb.Helper()
-	if inMemory("/dev/shm") {
+	if fsutil.InMemory("/dev/shm") {
 		dir, err := os.MkdirTemp("/dev/shm", "batchlet-bench-")
 		if err == nil {
 			tb.Cleanup(func() { _ = os.RemoveAll(dir) })

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/batchlet/batchlet/internal/fsutil"
 )
 
 // volatileBase is where agents keep what a reboot may lose: the runtime's
@@ -55,7 +57,7 @@ func tmpfsDir(dataDir string) (string, error) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return "", fmt.Errorf("locking %s: %w", lock.Name(), err)
 	}
-	if !inMemory(volatileBase) {
+	if !fsutil.InMemory(volatileBase) {
 		if err := unix.Mount("tmpfs", volatileBase, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
 			return "", fmt.Errorf("mounting a tmpfs at %s: %w", volatileBase, err)
 		}
@@ -70,15 +72,6 @@ func tmpfsDir(dataDir string) (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-// inMemory reports whether path is on a tmpfs or ramfs.
-func inMemory(path string) bool {
-	var fs unix.Statfs_t
-	if err := unix.Statfs(path, &fs); err != nil {
-		return false
-	}
-	return fs.Type == unix.TMPFS_MAGIC || fs.Type == unix.RAMFS_MAGIC
 }
 
 // pruneVolatileDirs removes the volatile directories whose data dir is

@@ -11,6 +11,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/batchlet/batchlet/internal/fsutil"
 )
 
 // mountedUnder reports whether anything is mounted at a path starting
@@ -219,7 +221,7 @@ func TestNamespaceDirGetsATmpfsWhenNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !inMemory(m.nsDir) {
+	if !fsutil.InMemory(m.nsDir) {
 		t.Error("the namespace directory of a new node is on disk")
 	}
 	mustSetup(t, m, "pod")
@@ -236,7 +238,7 @@ func TestNamespaceDirGetsATmpfsWhenNew(t *testing.T) {
 		t.Errorf("the namespace directory is left after Close (%v)", err)
 	}
 
-	if inMemory(RunDir) {
+	if fsutil.InMemory(RunDir) {
 		return // nothing to tell apart where /run is a tmpfs
 	}
 	busy := t.TempDir()
@@ -251,7 +253,7 @@ func TestNamespaceDirGetsATmpfsWhenNew(t *testing.T) {
 	if err := makeNamespaceDir(nsDir, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if inMemory(nsDir) {
+	if fsutil.InMemory(nsDir) {
 		t.Error("a tmpfs was mounted over a namespace directory holding files")
 	}
 	if _, err := os.Stat(filepath.Join(nsDir, "running-pod")); err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/batchlet/batchlet/internal/fsutil"
 )
 
 // makeNamespaceDir creates the node's namespace directory and records its
@@ -24,7 +26,7 @@ func makeNamespaceDir(dir, owner string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if !inMemory(dir) && holdsOnlyOwner(dir) {
+	if !fsutil.InMemory(dir) && holdsOnlyOwner(dir) {
 		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0750"); err != nil {
 			slog.Debug("pod namespace files stay on disk", "dir", dir, "err", err)
 		}
@@ -33,12 +35,6 @@ func makeNamespaceDir(dir, owner string) error {
 		return fmt.Errorf("recording the owner of %s: %w", dir, err)
 	}
 	return nil
-}
-
-// inMemory reports whether path is on a tmpfs or ramfs.
-func inMemory(path string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(path, &st) == nil && (st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC)
 }
 
 // holdsOnlyOwner reports whether dir holds nothing but, perhaps, its

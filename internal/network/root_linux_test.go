@@ -18,6 +18,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/batchlet/batchlet/internal/fsutil"
 )
 
 func requireRoot(t testing.TB) {
@@ -335,7 +337,7 @@ func TestRestartMovesAnEarlierAgentsAddressRecords(t *testing.T) {
 			t.Errorf("%s left after the move (%v)", d, err)
 		}
 	}
-	if inMemory(m2.nsDir) && !inMemory(addressDir(dir)) {
+	if fsutil.InMemory(m2.nsDir) && !fsutil.InMemory(addressDir(dir)) {
 		t.Error("address records on disk")
 	}
 }
