@@ -132,7 +132,8 @@ func benchRecorder(b *testing.B, name string) func(old, obj runtime.Object, mana
 }
 
 // BenchmarkUpdateObjectManagedFields measures the agent's status write of
-// a finished pod and the Job controller's create of a pod: Reference is
+// a finished pod, the Job controller's removal of its finalizer and its
+// create of a pod: Reference is
 // the plain field manager on whole objects, Chain the field manager over
 // pruned objects (the previous implementation, still the fallback), Fast
 // what UpdateObjectManagedFields does.
@@ -153,6 +154,30 @@ func BenchmarkUpdateObjectManagedFields(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := record(olds[i], news[i], "batchlet-agent", "status"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Finalizer/"+impl, func(b *testing.B) {
+			const pods = 64
+			done := make([]*corev1.Pod, pods)
+			for i := range done {
+				stored, finished := podLifecycle(b, i, record)
+				out, err := record(stored, finished, "batchlet-agent", "status")
+				if err != nil {
+					b.Fatal(err)
+				}
+				done[i] = out.(*corev1.Pod)
+			}
+			olds, news := make([]*corev1.Pod, b.N), make([]*corev1.Pod, b.N)
+			for i := range olds {
+				olds[i], news[i] = done[i%pods].DeepCopy(), done[i%pods].DeepCopy()
+				news[i].Finalizers = nil
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := record(olds[i], news[i], "kube-controller-manager", ""); err != nil {
 					b.Fatal(err)
 				}
 			}
