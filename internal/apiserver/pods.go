@@ -74,7 +74,7 @@ func (s *server) handleBinding(w http.ResponseWriter, r *http.Request, rq *reque
 	if binding.UID != "" {
 		pre = &storage.Preconditions{UID: &binding.UID}
 	}
-	_, err := s.store.GuaranteedUpdate(r.Context(), rq.key(), pre, func(current runtime.Object) (runtime.Object, error) {
+	_, err := s.guaranteedUpdate(r.Context(), rq, pre, func(current runtime.Object) (runtime.Object, error) {
 		pod, ok := current.(*corev1.Pod)
 		if !ok {
 			return nil, apierrors.NewInternalError(fmt.Errorf("stored object is %T, not a pod", current))

@@ -106,7 +106,7 @@ func (s *server) update(ctx context.Context, rq *request, mode updateMode, opts 
 		}
 		return try(current)
 	}
-	out, err := s.store.GuaranteedUpdate(ctx, rq.key(), nil, try)
+	out, err := s.guaranteedUpdate(ctx, rq, nil, try)
 	if err != nil {
 		return nil, storageError(err, rq.res.gr, rq.name)
 	}
@@ -114,6 +114,23 @@ func (s *server) update(ctx context.Context, rq *request, mode updateMode, opts 
 		return s.removeFinalized(ctx, rq, out)
 	}
 	return out, nil
+}
+
+// guaranteedUpdate runs try on rq's object, starting, as upstream's
+// cacher does, from the value the resource's watch cache holds when it
+// has one: that spares reading and decoding the key. The components
+// write what they saw through the cache, so it is nearly always current;
+// a stale value costs a failed compare-and-swap and a retry.
+func (s *server) guaranteedUpdate(ctx context.Context, rq *request, pre *storage.Preconditions, try storage.UpdateFunc) (runtime.Object, error) {
+	key := rq.key()
+	if cu, ok := s.store.(storage.CachedUpdater); ok {
+		if cache := s.watchCacheOf(rq.res); cache != nil {
+			if cached, ok := cache.current(key); ok {
+				return cu.GuaranteedUpdateFrom(ctx, key, cached, pre, try)
+			}
+		}
+	}
+	return s.store.GuaranteedUpdate(ctx, key, pre, try)
 }
 
 // prepareUpdate is one attempt of an update against current.

@@ -42,6 +42,9 @@ type watchCache struct {
 	// since: every event with a revision above it is in the ring.
 	since    int64
 	watchers map[*cacheWatcher]struct{}
+	// byKey indexes the ring's objects by key (see latestObjects); the
+	// dispatch loop changes it under mu.
+	byKey latestObjects
 	// encodings maps the object of each event in the ring to its
 	// *sharedEncodings; objects are never modified once dispatched.
 	encodings sync.Map
@@ -85,7 +88,8 @@ func (c *watchCache) ensureRunning(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watch cache %s: %w", c.prefix, err)
 	}
-	c.running, c.since, c.head, c.size = true, rev, 0, 0
+	// A restarted cache starts with an empty index.
+	c.running, c.since, c.head, c.size, c.byKey = true, rev, 0, 0, latestObjects{}
 	go c.dispatchLoop(w)
 	return nil
 }
@@ -130,13 +134,14 @@ func (c *watchCache) latest() int64 {
 // resume from their last revision) and the next watch restarts the cache.
 func (c *watchCache) dispatchLoop(w storage.Watcher) {
 	defer w.Stop()
-	// Owned by this loop: a restarted cache starts with an empty index.
-	latest := latestObjects{}
 	for ev := range w.ResultChan() {
 		if ev.Type == watch.Error {
 			break
 		}
-		if err := ev.CompletePrev(latest.at(ev.Key, ev.PrevRevision)); err != nil {
+		c.mu.Lock()
+		known := c.byKey.at(ev.Key, ev.PrevRevision)
+		c.mu.Unlock()
+		if err := ev.CompletePrev(known); err != nil {
 			log.Printf("apiserver: watch cache %s: %v", c.prefix, err)
 			break
 		}
@@ -145,12 +150,12 @@ func (c *watchCache) dispatchLoop(w storage.Watcher) {
 		// the index was settled when it was dispatched.
 		c.settleKind(ev.Object)
 		c.settleKind(ev.PrevObject)
-		latest.record(ev)
-		c.dispatch(ev, latest)
+		c.dispatch(ev)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.running = false
+	c.byKey = nil
 	for cw := range c.watchers {
 		c.dropLocked(cw)
 	}
@@ -167,17 +172,18 @@ func (c *watchCache) settleKind(obj runtime.Object) {
 
 // dispatch records ev and hands it to the watchers; a watcher whose
 // buffer stays full for dispatchBudget is dropped, so one slow client
-// cannot hold up the others for long. latest forgets the object of an
+// cannot hold up the others for long. The index forgets the object of an
 // event leaving the ring.
-func (c *watchCache) dispatch(ev storage.Event, latest latestObjects) {
+func (c *watchCache) dispatch(ev storage.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.byKey.record(ev)
 	if c.size == len(c.ring) {
 		old := c.ring[c.head]
 		if shareable(old.Object) {
 			c.encodings.Delete(old.Object)
 		}
-		latest.evict(old)
+		c.byKey.evict(old)
 		c.since = old.Revision
 		c.head = (c.head + 1) % len(c.ring)
 		c.size--
@@ -219,8 +225,22 @@ func (c *watchCache) dispatch(ev storage.Event, latest latestObjects) {
 type latestObjects map[string]latestObject
 
 type latestObject struct {
-	obj runtime.Object
-	rev int64
+	obj   runtime.Object
+	value []byte
+	rev   int64
+}
+
+// current returns what the cache holds as key's latest value, for an
+// update to start from: only while the cache runs and the key's latest
+// event, with its stored bytes, is in the ring. The object is shared.
+func (c *watchCache) current(key string) (storage.Cached, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.byKey[key]
+	if !c.running || !ok || o.value == nil {
+		return storage.Cached{}, false
+	}
+	return storage.Cached{Object: o.obj, Value: o.value, Revision: o.rev}, true
 }
 
 // at returns the object indexed for key at exactly rev, or nil.
@@ -243,7 +263,7 @@ func (l latestObjects) record(ev storage.Event) {
 		delete(l, ev.Key)
 		return
 	}
-	l[ev.Key] = latestObject{obj: ev.Object, rev: ev.Revision}
+	l[ev.Key] = latestObject{obj: ev.Object, value: ev.Value, rev: ev.Revision}
 }
 
 // evict forgets ev's object when ev, leaving the ring, is still the

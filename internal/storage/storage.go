@@ -53,6 +53,21 @@ type Interface interface {
 	CurrentRevision(ctx context.Context) (int64, error)
 }
 
+// Cached is a key's value as a cache of the store's watch holds it: the
+// object (shared, never modified), its stored bytes and mod revision.
+type Cached struct {
+	Object   runtime.Object
+	Value    []byte
+	Revision int64
+}
+
+// CachedUpdater is a store whose GuaranteedUpdate can start from a cached
+// value instead of reading the key: the compare-and-swap on the cached
+// revision catches a stale one, which costs a retry.
+type CachedUpdater interface {
+	GuaranteedUpdateFrom(ctx context.Context, key string, cached Cached, preconditions *Preconditions, tryUpdate UpdateFunc) (runtime.Object, error)
+}
+
 // UpdateFunc computes the new object from the current one.
 type UpdateFunc func(current runtime.Object) (runtime.Object, error)
 
@@ -112,6 +127,9 @@ type Event struct {
 	// PrevRevision is the mod revision of the previous value (the
 	// resourceVersion of PrevObject); 0 when the event has none.
 	PrevRevision int64
+	// Value is Object as stored, for Added and Modified events of stores
+	// that report it (etcd3's); never modified.
+	Value []byte
 	// LoadPrev decodes the previous value. Only watches that a consumer
 	// asks to defer that decoding set it (etcd3's WatchDeferPrev); Watch
 	// never does. While it is set, PrevObject is nil and so is a Deleted

@@ -70,6 +70,27 @@ func (s *store) GuaranteedUpdate(ctx context.Context, key string, preconditions 
 	if err != nil {
 		return nil, err
 	}
+	return s.updateFrom(ctx, key, cur, confirmed, preconditions, tryUpdate)
+}
+
+// GuaranteedUpdateFrom is GuaranteedUpdate starting from cached instead of
+// a local read: the update is judged on a copy of it as on an unconfirmed
+// read, and a stale value fails the compare-and-swap, whose answer is the
+// current one.
+func (s *store) GuaranteedUpdateFrom(ctx context.Context, key string, cached storage.Cached, preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc) (runtime.Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if cached.Object == nil || cached.Value == nil || cached.Revision <= 0 {
+		return s.GuaranteedUpdate(ctx, key, preconditions, tryUpdate)
+	}
+	cur := &current{data: cached.Value, rev: cached.Revision, obj: cached.Object.DeepCopyObject()}
+	return s.updateFrom(ctx, key, cur, false, preconditions, tryUpdate)
+}
+
+// updateFrom runs GuaranteedUpdate's loop from cur, which confirmed says
+// is known to be current.
+func (s *store) updateFrom(ctx context.Context, key string, cur *current, confirmed bool, preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc) (runtime.Object, error) {
 	for {
 		err := checkPreconditions(key, preconditions, cur.obj)
 		var updated runtime.Object

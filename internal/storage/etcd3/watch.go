@@ -188,7 +188,7 @@ func (w *watcher) convertEvent(ev *clientv3.Event) (storage.Event, error) {
 		if err != nil {
 			return out, fmt.Errorf("watching %s: key %s: %w", w.prefix, kv.Key, err)
 		}
-		out.Object = obj
+		out.Object, out.Value = obj, kv.Value
 	}
 	if out.Type == watch.Added || ev.PrevKv == nil {
 		return out, nil
