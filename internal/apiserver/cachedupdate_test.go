@@ -16,6 +16,18 @@ import (
 	"github.com/batchlet/batchlet/internal/storage/etcd3"
 )
 
+// embeddedStore is an etcd3 store over an embedded etcd that lives until
+// the test ends.
+func embeddedStore(ctx context.Context, t *testing.T) storage.Interface {
+	t.Helper()
+	e, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return etcd3.New(e.Client())
+}
+
 // cachedUpdateCounter counts the updates that start from the watch
 // cache's value.
 type cachedUpdateCounter struct {
@@ -34,12 +46,7 @@ func (s *cachedUpdateCounter) GuaranteedUpdateFrom(ctx context.Context, key stri
 func TestUpdatesStartFromTheWatchCache(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	store := &cachedUpdateCounter{Interface: etcd3.New(e.Client())}
+	store := &cachedUpdateCounter{Interface: embeddedStore(ctx, t)}
 	env := newTestEnv(t, func(cfg *Config) { cfg.Storage = store })
 	cms := env.client.CoreV1().ConfigMaps("default")
 	first := cm("a", nil)

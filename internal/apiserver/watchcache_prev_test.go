@@ -15,8 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/batchlet/batchlet/internal/storage"
-	"github.com/batchlet/batchlet/internal/storage/embedded"
-	"github.com/batchlet/batchlet/internal/storage/etcd3"
 )
 
 // relayWatcher passes a watch's events on through f; end closes it early,
@@ -320,12 +318,7 @@ func (s *countingStore) WatchDeferPrev(ctx context.Context, prefix string, opts 
 func TestWatchCachePrevOverEtcd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	store := &countingStore{Interface: etcd3.New(e.Client())}
+	store := &countingStore{Interface: embeddedStore(ctx, t)}
 	env := newTestEnv(t, func(cfg *Config) { cfg.Storage = store })
 	cms := env.client.CoreV1().ConfigMaps("default")
 	if _, err := cms.Create(ctx, cm("a", map[string]string{"sel": "yes"}), metav1.CreateOptions{}); err != nil {
