@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/http"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -140,7 +141,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			log.Printf("apiserver: panic serving %s %s: %v", r.Method, r.URL.Path, v)
+			log.Printf("apiserver: panic serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack())
 			s.writeError(w, r, apierrors.NewInternalError(fmt.Errorf("%v", v)))
 		}
 	}()

@@ -50,6 +50,7 @@ const (
 type Etcd struct {
 	server    *embed.Etcd
 	client    *clientv3.Client
+	gate      *gate
 	endpoints []string
 	logLevel  zap.AtomicLevel
 	closeOnce sync.Once
@@ -102,7 +103,10 @@ func Start(ctx context.Context, cfg Config) (*Etcd, error) {
 	// The server's own process talks to it by direct calls: no gRPC
 	// encoding, no loopback sockets. Endpoints stay served for others.
 	client := v3client.New(server.Server)
-	return &Etcd{server: server, client: client, endpoints: endpoints, logLevel: logLevel}, nil
+	g := &gate{}
+	client.KV = gatedKV{kv: client.KV, gate: g}
+	client.Lease = gatedLease{Lease: client.Lease, gate: g}
+	return &Etcd{server: server, client: client, gate: g, endpoints: endpoints, logLevel: logLevel}, nil
 }
 
 func serverConfig(cfg Config) (*embed.Config, error) {
@@ -163,6 +167,7 @@ func (e *Etcd) Endpoints() []string { return append([]string(nil), e.endpoints..
 // flushed.
 func (e *Etcd) Close() error {
 	e.closeOnce.Do(func() {
+		e.gate.close()
 		err := e.client.Close()
 		e.logLevel.SetLevel(zap.FatalLevel)
 		e.server.Close()

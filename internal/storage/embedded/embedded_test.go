@@ -2,9 +2,14 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 func TestStartCloseRestartKeepsData(t *testing.T) {
@@ -93,5 +98,64 @@ func TestServerConfigDefaults(t *testing.T) {
 	}
 	if err := ecfg.Validate(); err != nil {
 		t.Errorf("etcd rejects the config: %v", err)
+	}
+}
+
+// Requests racing Close must fail cleanly, never reach the closed database.
+func TestRequestsDuringCloseFailWithServerStopped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := Start(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	client := e.Client()
+	if _, err := client.Put(ctx, "/k", "v"); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	lease, err := client.Grant(ctx, 60)
+	if err != nil {
+		t.Fatalf("Grant: %v", err)
+	}
+	calls := []func() error{
+		func() error { _, err := client.Get(ctx, "/k"); return err },
+		func() error { _, err := client.Get(ctx, "/k", clientv3.WithSerializable()); return err },
+		func() error { _, err := client.Put(ctx, "/k", "v"); return err },
+		func() error {
+			_, err := client.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision("/k"), ">", 0)).
+				Then(clientv3.OpGet("/k")).Commit()
+			return err
+		},
+		func() error { _, err := client.Delete(ctx, "/gone"); return err },
+		func() error { _, err := client.TimeToLive(ctx, lease.ID); return err },
+	}
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, call := range calls {
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				started <- struct{}{}
+				for {
+					if err := call(); err != nil {
+						if !errors.Is(err, rpctypes.ErrStopped) {
+							t.Errorf("a call during Close failed with %v, want %v", err, rpctypes.ErrStopped)
+						}
+						return
+					}
+				}
+			}()
+		}
+	}
+	for range 8 * len(calls) {
+		<-started
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wg.Wait()
+	if _, err := client.Get(ctx, "/k"); !errors.Is(err, rpctypes.ErrStopped) {
+		t.Fatalf("Get after Close: %v, want %v", err, rpctypes.ErrStopped)
 	}
 }
