@@ -120,3 +120,67 @@ func TestBindsRunBesideDecisions(t *testing.T) {
 		return n == pods
 	})
 }
+
+// TestBoundPodIsNotBoundAgainBeforeTheInformerShowsIt: after a bind
+// succeeds, the lister shows the pod pending until the informer sees the
+// bind; an event for the pod in that window must not bind it again.
+func TestBoundPodIsNotBoundAgainBeforeTheInformerShowsIt(t *testing.T) {
+	client := fake.NewClientset() // its binding leaves spec.nodeName unset
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	s, err := New(client, factory, clock.RealClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Nodes().Create(ctx, node("a"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	binds := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "create" && a.GetSubresource() == "binding" {
+				n++
+			}
+		}
+		return n
+	}
+	scheduleAndWait := func() {
+		t.Helper()
+		if err := s.scheduleOne(ctx, "default/p"); err != nil {
+			t.Fatal(err)
+		}
+		s.bindWG.Wait()
+	}
+
+	scheduleAndWait()
+	if got := binds(); got != 1 {
+		t.Fatalf("%d binds after the first decision, want 1", got)
+	}
+	// An update of the still-pending pod, as the informer delivers it.
+	scheduleAndWait()
+	if got := binds(); got != 1 {
+		t.Fatalf("%d binds after an event before the informer saw the bind, want 1", got)
+	}
+
+	// Once the informer shows the pod bound, the mark is gone; a pod of
+	// the same name made again after a delete is scheduled afresh.
+	bound := pod(func(p *corev1.Pod) { p.Spec.NodeName = "a" })
+	s.onPod(bound)
+	s.mu.Lock()
+	marked := s.binding["default/p"]
+	s.mu.Unlock()
+	if marked {
+		t.Fatal("the pod is still marked binding after the informer showed it bound")
+	}
+	s.onPodDelete(bound)
+	scheduleAndWait()
+	if got := binds(); got != 2 {
+		t.Fatalf("%d binds after the pod was made again, want 2", got)
+	}
+}

@@ -43,7 +43,11 @@ type Scheduler struct {
 
 	mu            sync.Mutex
 	unschedulable map[string]bool // pod keys waiting for the cluster to change
-	binding       map[string]bool // pod keys whose bind is in flight
+	// binding holds pod keys from the decision to bind until the
+	// informer shows the pod bound (or gone), or the bind fails. Before
+	// the informer catches up, the lister still shows the pod pending,
+	// and any event for it would otherwise schedule and bind it again.
+	binding map[string]bool
 
 	// binds bounds the binds in flight. Binding runs beside the next
 	// decisions, as kube-scheduler's binding cycle does, so the rate of
@@ -158,6 +162,9 @@ func (s *Scheduler) onPod(obj any) {
 	}
 	switch {
 	case pod.Spec.NodeName != "":
+		s.mu.Lock()
+		delete(s.binding, key)
+		s.mu.Unlock()
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			s.cache.setPod(key, "", resources{})
 			s.retryUnschedulable()
@@ -184,6 +191,7 @@ func (s *Scheduler) onPodDelete(obj any) {
 	s.cache.setPod(key, "", resources{})
 	s.mu.Lock()
 	delete(s.unschedulable, key)
+	delete(s.binding, key)
 	s.mu.Unlock()
 	if pod.Spec.NodeName != "" {
 		s.retryUnschedulable()
@@ -240,7 +248,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	}
 	s.mu.Lock()
 	if s.binding[key] {
-		// The informer has not seen the bind in flight yet.
+		// Bound or binding, and the informer has not shown it yet.
 		s.mu.Unlock()
 		return nil
 	}
@@ -276,10 +284,12 @@ func (s *Scheduler) bindAsync(ctx context.Context, key string, pod *corev1.Pod, 
 	go func() {
 		defer s.bindWG.Done()
 		defer func() { <-s.binds }()
-		err := s.bind(ctx, key, pod, node)
-		s.mu.Lock()
-		delete(s.binding, key)
-		s.mu.Unlock()
+		bound, err := s.bind(ctx, key, pod, node)
+		if !bound {
+			s.mu.Lock()
+			delete(s.binding, key)
+			s.mu.Unlock()
+		}
 		if err != nil {
 			utilruntime.HandleErrorWithContext(ctx, err, "binding pod", "key", key)
 			s.queue.AddRateLimited(key)
@@ -289,7 +299,8 @@ func (s *Scheduler) bindAsync(ctx context.Context, key string, pod *corev1.Pod, 
 	}()
 }
 
-func (s *Scheduler) bind(ctx context.Context, key string, pod *corev1.Pod, node string) error {
+// bind binds pod to node and says whether it did.
+func (s *Scheduler) bind(ctx context.Context, key string, pod *corev1.Pod, node string) (bool, error) {
 	binding := &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
@@ -299,13 +310,13 @@ func (s *Scheduler) bind(ctx context.Context, key string, pod *corev1.Pod, node 
 		s.cache.unreserve(key, node)
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || ctx.Err() != nil {
 			// Gone, bound meanwhile, or shutting down: the informer will tell.
-			return nil
+			return false, nil
 		}
 		s.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedScheduling", "Binding rejected: %v", err)
-		return fmt.Errorf("binding pod %s to %s: %w", key, node, err)
+		return false, fmt.Errorf("binding pod %s to %s: %w", key, node, err)
 	}
 	s.recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
-	return nil
+	return true, nil
 }
 
 // markUnschedulable sets PodScheduled=False/Unschedulable with the
