@@ -23,7 +23,7 @@ func newBenchJobCommand() *cobra.Command {
 	f.IntVar(&opts.Completions, "completions", 10000, "completions of the throughput Job (and processes of the bare spawn loop)")
 	f.IntVar(&opts.Parallelism, "parallelism", 200, "parallelism of the throughput Job (and concurrency of the bare spawn loop)")
 	f.IntVar(&opts.LatencyJobs, "latency-jobs", 100, "Jobs created one after another to measure start latency")
-	f.StringVar(&opts.DataDir, "data-dir", "", "the in-process server's data dir (default: a temporary one)")
+	f.StringVar(&opts.DataDir, "data-dir", "", "the in-process server's data dir (default: a temporary one beside the server's default data dir)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the server (this process) during the throughput Job")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write the server's allocation profiles at the start (FILE.base) and end (FILE) of the throughput Job")
 	return cmd

@@ -31,7 +31,7 @@ func newBenchWorkQueueCommand() *cobra.Command {
 	f.IntVar(&opts.Items, "items", 10000, "work items per run")
 	f.IntVar(&opts.Parallelism, "parallelism", 8, "workers (host processes, and the Job's parallelism)")
 	f.IntVar(&opts.Runs, "runs", 3, "runs of each mode")
-	f.StringVar(&opts.DataDir, "data-dir", "", "the in-process server's data dir (default: a temporary one)")
+	f.StringVar(&opts.DataDir, "data-dir", "", "the in-process server's data dir (default: a temporary one beside the server's default data dir)")
 	return cmd
 }
 

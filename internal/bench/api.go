@@ -42,7 +42,7 @@ func API(ctx context.Context, w io.Writer, opts APIOptions) error {
 	if opts.Runs <= 0 {
 		opts.Runs = 3
 	}
-	root, err := os.MkdirTemp("", "batchlet-bench-")
+	root, err := tempDir("batchlet-bench-")
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,34 @@ package bench
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/batchlet/batchlet/internal/server"
 )
+
+// tempDir makes a temporary directory for a benchmark's servers beside
+// where a server keeps its data by default (/var/lib for root), so the
+// runs pay that filesystem's costs. A pod start creates directories and
+// files in the data dir, and where they land matters: on the VMs of
+// BENCHMARKS.md, a directory made under /tmp cost 5–10 times the CPU of
+// one under /var/lib on the same ext4 filesystem. Where that parent
+// cannot be written, the system's temporary directory is used.
+func tempDir(pattern string) (string, error) {
+	parent := filepath.Dir(server.DefaultDataDir())
+	if err := os.MkdirAll(parent, 0o755); err == nil {
+		if dir, err := os.MkdirTemp(parent, pattern); err == nil {
+			return dir, nil
+		}
+	}
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", fmt.Errorf("creating benchmark directory: %w", err)
+	}
+	return dir, nil
+}
 
 // Durations is a sample of timings.
 type Durations []time.Duration

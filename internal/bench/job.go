@@ -33,7 +33,7 @@ type JobOptions struct {
 	Completions int    // of the throughput Job (default 10,000)
 	Parallelism int    // its parallelism, and the concurrency of the bare spawn loop (default 200)
 	LatencyJobs int    // Jobs created one after another for start latency (default 100)
-	DataDir     string // the server's data dir (default: a temporary one, removed at the end)
+	DataDir     string // the server's data dir (default: a temporary one beside the server's default, removed at the end)
 	CPUProfile  string // if set, a CPU profile of this process during the throughput Job
 	// MemProfile, if set, gets this process's allocation profile at the end
 	// of the throughput Job, and MemProfile+".base" the one at its start:
@@ -51,6 +51,8 @@ type JobResult struct {
 	// sandbox init steps, containers). Unlike pods/s, it barely depends
 	// on what else the machine is running.
 	ServerCPU, ChildCPU time.Duration
+	// ServerSysCPU is the part of ServerCPU spent in the kernel.
+	ServerSysCPU time.Duration
 	// Start latency per Job, split at the points the harness observes:
 	// creation → pod seen (controller), → pod bound (scheduler),
 	// → container started by the agent's record (agent).
@@ -75,7 +77,7 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	}
 	dataDir := opts.DataDir
 	if dataDir == "" {
-		tmp, err := os.MkdirTemp("", "batchlet-bench-job-")
+		tmp, err := tempDir("batchlet-bench-job-")
 		if err != nil {
 			return nil, err
 		}
@@ -119,11 +121,11 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	if err := writeAllocsProfile(opts.MemProfile, ".base"); err != nil {
 		return nil, err
 	}
-	self0, children0 := jobCPUSplit()
+	self0, sys0, children0 := jobCPUSplit()
 	// The supervisor reaps the containers: their CPU is its children's.
 	children0 += supervisorsCPU()
 	res.ToComplete, err = jobRunIndexed(ctx, client, "throughput", opts.Completions, opts.Parallelism)
-	self1, children1 := jobCPUSplit()
+	self1, sys1, children1 := jobCPUSplit()
 	children1 += supervisorsCPU()
 	stopProfile()
 	if err != nil {
@@ -136,9 +138,10 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	report(w, "Indexed Job, completions %d, parallelism %d, /bin/true: Complete in %.1f s, %.0f pods/s = %.0f %% of the bare rate",
 		opts.Completions, opts.Parallelism, res.ToComplete.Seconds(), res.PodsPerSec, 100*res.PodsPerSec/res.BareRate)
 	res.ServerCPU = (self1 - self0) / time.Duration(opts.Completions)
+	res.ServerSysCPU = (sys1 - sys0) / time.Duration(opts.Completions)
 	res.ChildCPU = (children1 - children0) / time.Duration(opts.Completions)
-	report(w, "  CPU per pod: %s = server process %s + shims, sandbox init and containers %s",
-		ms(res.ServerCPU+res.ChildCPU), ms(res.ServerCPU), ms(res.ChildCPU))
+	report(w, "  CPU per pod: %s = server process %s (%s in the kernel) + shims, sandbox init and containers %s",
+		ms(res.ServerCPU+res.ChildCPU), ms(res.ServerCPU), ms(res.ServerSysCPU), ms(res.ChildCPU))
 	unbound, starting, running, counting := pw.stages()
 	report(w, "  per pod, p50/p99: created → bound %s/%s; bound → running %s/%s; running → finished %s/%s; finished → counted (finalizer removed) %s/%s",
 		ms(unbound.Median()), ms(unbound.Percentile(99)), ms(starting.Median()), ms(starting.Percentile(99)),
@@ -226,17 +229,18 @@ func writeAllocsProfile(path, suffix string) error {
 	return f.Close()
 }
 
-// jobCPUSplit is the CPU time used so far by this process and by its
-// reaped descendants.
-func jobCPUSplit() (self, children time.Duration) {
+// jobCPUSplit is the CPU time used so far by this process (and the part
+// of it spent in the kernel) and by its reaped descendants.
+func jobCPUSplit() (self, selfSys, children time.Duration) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		selfSys = time.Duration(ru.Stime.Nano())
 	}
 	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) == nil {
 		children = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	return self, children
+	return self, selfSys, children
 }
 
 // jobSpec is an Indexed Job whose pods run /bin/true.

@@ -92,9 +92,9 @@ func PodStart(ctx context.Context, w io.Writer, opts PodStartOptions) ([]PodStar
 	}
 	dir := opts.Dir
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "batchlet-bench-podstart-")
+		tmp, err := tempDir("batchlet-bench-podstart-")
 		if err != nil {
-			return nil, fmt.Errorf("creating benchmark directory: %w", err)
+			return nil, err
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp

@@ -157,7 +157,7 @@ func Startup(ctx context.Context, w io.Writer, opts StartupOptions) error {
 	if opts.Idle <= 0 {
 		opts.Idle = 5 * time.Second
 	}
-	root, err := os.MkdirTemp("", "batchlet-bench-")
+	root, err := tempDir("batchlet-bench-")
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func WorkQueue(ctx context.Context, w io.Writer, opts WorkQueueOptions) (*WorkQu
 	if opts.Worker == "" {
 		return nil, errors.New("workqueue bench: the rediswq-worker binary is required")
 	}
-	tmp, err := os.MkdirTemp("", "batchlet-bench-wq-")
+	tmp, err := tempDir("batchlet-bench-wq-")
 	if err != nil {
 		return nil, err
 	}

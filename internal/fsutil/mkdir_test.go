@@ -3,6 +3,7 @@ package fsutil
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 )
@@ -29,5 +30,23 @@ func TestMkdirAll(t *testing.T) {
 	}
 	if err := MkdirAll(filepath.Join(file, "sub"), 0o750); err == nil {
 		t.Fatal("a directory made under a file")
+	}
+}
+
+// BenchmarkMkdirAll makes new directories side by side, as a node makes
+// one per pod. FSUTIL_BENCH_DIR picks the parent, to compare filesystems
+// and places on one (the default is the system's temporary directory).
+func BenchmarkMkdirAll(b *testing.B) {
+	parent, err := os.MkdirTemp(os.Getenv("FSUTIL_BENCH_DIR"), "mkdir-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(parent)
+	i := 0
+	for b.Loop() {
+		if err := MkdirAll(filepath.Join(parent, strconv.Itoa(i)), 0o750); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
