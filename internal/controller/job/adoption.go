@@ -43,13 +43,16 @@ func (c *Controller) podsForJob(ctx context.Context, key string, job *batchv1.Jo
 		}
 		matches := sel.Matches(labels.Set(p.Labels))
 		if full && !again && isSettled(p) {
-			again = settledPodMatters(matches, job.Spec.PodFailurePolicy, p)
+			again = settledPodMatters(matches, job.DeletionTimestamp != nil, job.Spec.PodFailurePolicy, p)
 		}
 		if matches {
 			pods = append(pods, p)
 			continue
 		}
-		if p.DeletionTimestamp == nil {
+		// As upstream's claim: a Job being deleted releases nothing, but
+		// a terminating pod is released, since the release also drops the
+		// tracking finalizer its deletion waits for.
+		if job.DeletionTimestamp == nil {
 			if err := c.release(ctx, job, p); err != nil && firstErr == nil {
 				firstErr = err
 			}

@@ -134,7 +134,7 @@ func (h *harness) checkScans() {
 	}
 	for _, o := range owned {
 		p := o.(*corev1.Pod)
-		if p.Namespace == job.Namespace && isSettled(p) && settledPodMatters(sel.Matches(labels.Set(p.Labels)), job.Spec.PodFailurePolicy, p) {
+		if p.Namespace == job.Namespace && isSettled(p) && settledPodMatters(sel.Matches(labels.Set(p.Labels)), job.DeletionTimestamp != nil, job.Spec.PodFailurePolicy, p) {
 			h.t.Fatalf("job marked clean, but settled pod %s matters (labels %v, phase %s)", p.Name, p.Labels, p.Status.Phase)
 		}
 	}

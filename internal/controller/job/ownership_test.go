@@ -175,3 +175,59 @@ func failOnce() k8stesting.ReactionFunc {
 		return true, nil, errors.New("crash")
 	}
 }
+
+// A pod that no longer matches is released even while it terminates, as
+// upstream's claim does: the release also drops the tracking finalizer,
+// which nothing else would remove from a pod the Job no longer selects.
+// Only a Job being deleted releases nothing.
+func TestReleaseRulesFollowTheJobNotThePod(t *testing.T) {
+	forBothScans(t, func(t *testing.T, everyPod bool) {
+		h := newHarness(t, newJob(nil))
+		h.everyPod = everyPod
+		h.sync()
+		name := h.livePods()[0].Name
+		h.markDeleting(h.get(name))
+		h.unlabel(name)
+		h.sync()
+		p := h.get(name)
+		if metav1.GetControllerOf(p) != nil || hasTrackingFinalizer(p) {
+			t.Fatalf("terminating pod not released: %+v", p.ObjectMeta)
+		}
+	})
+	// A counted pod, which syncs no longer read, relabelled while it
+	// terminates.
+	forBothScans(t, func(t *testing.T, everyPod bool) {
+		h := newHarness(t, newJob(func(j *batchv1.Job) { j.Spec.Completions = ptr.To[int32](2) }))
+		h.everyPod = everyPod
+		h.sync()
+		name := h.livePods()[0].Name
+		h.finish(h.get(name), 0)
+		h.sync()
+		h.sync()
+		h.wantSkipping()
+		h.markDeleting(h.get(name))
+		h.unlabel(name)
+		h.sync()
+		if ref := metav1.GetControllerOf(h.get(name)); ref != nil {
+			t.Fatalf("terminating counted pod not released: %+v", h.get(name).OwnerReferences)
+		}
+		wantCounts(t, h.job(), 1, 1, 0, 0)
+	})
+	forBothScans(t, func(t *testing.T, everyPod bool) {
+		h := newHarness(t, newJob(nil))
+		h.everyPod = everyPod
+		h.sync()
+		name := h.livePods()[0].Name
+		j := h.job().DeepCopy()
+		j.DeletionTimestamp = ptr.To(metav1.NewTime(h.clk.Now()))
+		j.Finalizers = []string{metav1.FinalizerDeleteDependents}
+		if _, err := h.client.BatchV1().Jobs("default").Update(context.Background(), j, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.unlabel(name)
+		h.sync()
+		if n := releasePatches(h, name); n != 0 {
+			t.Fatalf("%d release patches for the pod of a Job being deleted, want 0", n)
+		}
+	})
+}

@@ -14,8 +14,8 @@ import (
 // it was counted (or will never be). Nothing in a sync reads such a pod
 // except two things, so a sync reads only the unsettled pods unless one
 // of them may apply:
-//   - the pod no longer matches the selector and is not being deleted:
-//     it must be released;
+//   - the pod no longer matches the selector and the Job is not being
+//     deleted: it must be released;
 //   - the pod failed and matches a FailJob rule: the Job fails, even when
 //     the pod was counted in a sync that could not add FailureTarget
 //     (active pods left or expectations pending).
@@ -29,9 +29,9 @@ func isSettled(pod *corev1.Pod) bool {
 
 // settledPodMatters says whether a settled pod in the Job's namespace,
 // whose labels match the selector or not, would change what a sync does.
-func settledPodMatters(matches bool, policy *batchv1.PodFailurePolicy, pod *corev1.Pod) bool {
+func settledPodMatters(matches, jobDeleting bool, policy *batchv1.PodFailurePolicy, pod *corev1.Pod) bool {
 	if !matches {
-		return pod.DeletionTimestamp == nil
+		return !jobDeleting
 	}
 	return policy != nil && pod.Status.Phase == corev1.PodFailed &&
 		matchFailurePolicy(policy, pod).is(batchv1.PodFailurePolicyActionFailJob)
@@ -69,8 +69,11 @@ type scanEntry struct {
 	ns     string
 	sel    labels.Selector
 	policy *batchv1.PodFailurePolicy // immutable, like the selector
-	epoch  uint64                    // bumped by every event that matters
-	clean  bool
+	// deleting is set once a sync saw the Job being deleted: it
+	// releases nothing from then on.
+	deleting bool
+	epoch    uint64 // bumped by every event that matters
+	clean    bool
 }
 
 func newPodScans() *podScans {
@@ -92,6 +95,7 @@ func (s *podScans) begin(key string, job *batchv1.Job, sel labels.Selector) (ful
 		s.jobs[job.UID] = e
 		s.byKey[key] = job.UID
 	}
+	e.deleting = e.deleting || job.DeletionTimestamp != nil
 	return !e.clean, e.epoch
 }
 
@@ -121,7 +125,7 @@ func (s *podScans) noteSettled(pod *corev1.Pod) {
 	if e == nil || e.ns != pod.Namespace {
 		return
 	}
-	if settledPodMatters(e.sel.Matches(labels.Set(pod.Labels)), e.policy, pod) {
+	if settledPodMatters(e.sel.Matches(labels.Set(pod.Labels)), e.deleting, e.policy, pod) {
 		e.epoch++
 		e.clean = false
 	}
