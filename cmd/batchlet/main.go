@@ -32,6 +32,7 @@ func main() {
 			os.Exit(sandbox.InitMain(os.Args[2:]))
 		}
 	}
+	tuneGC()
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
