@@ -246,6 +246,9 @@ func (a *Agent) releasePodNetwork(uid types.UID) {
 // another pod when podNetworkReusable allows.
 func (a *Agent) tearDownPodNetwork(m *network.Manager, uid types.UID) error {
 	if !a.net.stopping.Load() && a.podNetworkReusable(uid) {
+		if w := a.worker(uid); w != nil && !w.netUnconfined.Load() {
+			return m.ParkUnchanged(string(uid))
+		}
 		return m.Park(string(uid))
 	}
 	return m.Teardown(string(uid))

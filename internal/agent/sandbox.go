@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -208,8 +209,13 @@ func (a *Agent) containerSandbox(pod *corev1.Pod, c *corev1.Container, sb *podSa
 		}
 		all = append(all, sandbox.Mount{Source: tmp, Target: "/tmp"})
 	}
+	caps, ignored := sandbox.ContainerCapabilities(c)
+	if len(ignored) > 0 {
+		slog.Warn("ignoring unknown capabilities", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "names", ignored)
+	}
 	sp := &sandbox.Spec{Namespaces: true, Hostname: sandbox.UTSHostname(pod, a.clusterDomain()),
-		Mounts: append(all, mounts...), ScratchDir: scratch, NetNS: sb.netns}
+		Mounts: append(all, mounts...), ScratchDir: scratch, NetNS: sb.netns,
+		LimitCapabilities: true, Capabilities: caps}
 	if !limited {
 		return sp, nil, nil
 	}

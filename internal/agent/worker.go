@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/batchlet/batchlet/internal/fsutil"
 	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/cgroups"
 	"github.com/batchlet/batchlet/internal/runtime/sandbox/volumes"
 )
@@ -48,6 +50,15 @@ type podWorker struct {
 	probeDone []probeResult
 
 	wake chan struct{}
+
+	// netUnconfined is set once a process of the pod may have held
+	// CAP_NET_ADMIN or CAP_SYS_ADMIN, so may have changed the pod's
+	// network namespace: an attempt re-adopted from an earlier agent,
+	// one started without a capability limit that excludes both, or an
+	// exec session (kubectl exec, an exec probe), which runs with the
+	// supervisor's capabilities. Until then the namespace is parked
+	// without looking inside (network.Manager.ParkUnchanged).
+	netUnconfined atomic.Bool
 
 	loaded           bool
 	initCtrs, ctrs   []*ctrState
@@ -285,6 +296,9 @@ func (w *podWorker) adopt(cs *ctrState, rec attemptRecord, now time.Time, curren
 		return lostAttempt(attemptLog(w.dir, cs.name, n), now), true
 	}
 	ctr, err := w.a.runtime.Adopt(dir)
+	if !errors.Is(err, runtime.ErrNotStarted) {
+		w.netUnconfined.Store(true)
+	}
 	if errors.Is(err, runtime.ErrNotStarted) {
 		rmErr := errors.Join(os.RemoveAll(dir), removeIfExists(attemptLog(w.dir, cs.name, n)))
 		if rmErr == nil {
@@ -458,6 +472,9 @@ func (w *podWorker) tryStart(ctx context.Context, pod *corev1.Pod, cs *ctrState,
 		return
 	}
 	cfg.Sandbox = sp
+	if !sandbox.ConfinedFromNetworkChanges(sp) {
+		w.netUnconfined.Store(true)
+	}
 	ctr, err := w.a.runtime.Start(ctx, cfg)
 	if group != nil {
 		if err != nil {

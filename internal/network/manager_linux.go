@@ -260,17 +260,35 @@ func (m *Manager) Setup(key string) (*Pod, error) {
 
 // Teardown removes key's veth pair and namespace and frees its address.
 func (m *Manager) Teardown(key string) error {
-	return m.teardown(key, false)
+	return m.teardown(key, destroy)
 }
 
 // Park is Teardown for a pod whose namespace may serve another pod: it is
 // kept for the next Setup when the pool has room and the namespace is as
 // Setup left it. The caller vouches that no process is left in it.
 func (m *Manager) Park(key string) error {
-	return m.teardown(key, true)
+	return m.teardown(key, parkChecked)
 }
 
-func (m *Manager) teardown(key string, reuse bool) error {
+// ParkUnchanged is Park for a pod none of whose processes could have
+// changed its namespace: none held CAP_NET_ADMIN or CAP_SYS_ADMIN, which
+// every change the check looks for (links, addresses, routes, rules,
+// neighbours, qdiscs, filter tables) needs. The inside of the namespace
+// is then not inspected, only the host end of its pair.
+func (m *Manager) ParkUnchanged(key string) error {
+	return m.teardown(key, parkTrusted)
+}
+
+// teardownMode says what becomes of a pod's namespace.
+type teardownMode int
+
+const (
+	destroy     teardownMode = iota
+	parkChecked              // parked if the pristine check passes
+	parkTrusted              // parked if its host end is in place
+)
+
+func (m *Manager) teardown(key string, mode teardownMode) error {
 	defer m.keys.lock(key)()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -282,7 +300,7 @@ func (m *Manager) teardown(key string, reuse bool) error {
 		return nil
 	}
 	p := m.pod(key, ip)
-	if reuse && m.park(p) {
+	if mode != destroy && m.park(p, mode == parkTrusted) {
 		return nil
 	}
 	if err := m.removeNamespace(p); err != nil {

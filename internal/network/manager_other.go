@@ -31,6 +31,7 @@ func (m *Manager) Keys() []string             { return nil }
 func (m *Manager) Setup(string) (*Pod, error) { return nil, errUnsupported }
 func (m *Manager) Teardown(string) error      { return nil }
 func (m *Manager) Park(string) error          { return nil }
+func (m *Manager) ParkUnchanged(string) error { return nil }
 func (m *Manager) Parked() int                { return 0 }
 func (m *Manager) ParkRoom() int              { return 0 }
 func (m *Manager) Close() error               { return nil }

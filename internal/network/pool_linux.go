@@ -181,13 +181,18 @@ func (m *Manager) sparePath(ip net.IP) string {
 }
 
 // park keeps p's namespace for another pod when the pool has room and the
-// namespace is as build left it, and reports whether it did. Otherwise p
-// is left as it was, for the caller to destroy.
-func (m *Manager) park(p *Pod) bool {
+// namespace is as build left it (taken on trust inside when trusted), and
+// reports whether it did. Otherwise p is left as it was, for the caller
+// to destroy.
+func (m *Manager) park(p *Pod, trusted bool) bool {
 	if !m.pool.reserve() {
 		return false
 	}
-	if err := m.checkPristine(p); err != nil {
+	check := m.checkPristine
+	if trusted {
+		check = m.checkHostOnly
+	}
+	if err := check(p); err != nil {
 		m.pool.unreserve()
 		slog.Debug("pod network not reused", "pod", p.Key, "reason", err)
 		return false

@@ -738,3 +738,49 @@ func TestWarmNamespacesAreBuiltAheadAndKept(t *testing.T) {
 		t.Fatalf("parked namespaces left after Close: %v", files)
 	}
 }
+
+// TestTrustedParkChecksOnlyTheHostEnd: ParkUnchanged takes the inside of
+// the namespace on trust, so a namespace changed inside (which a pod
+// without CAP_NET_ADMIN cannot do) is parked, but one whose host end left
+// the bridge is not.
+func TestTrustedParkChecksOnlyTheHostEnd(t *testing.T) {
+	requireRoot(t)
+	m := newTestManager(t)
+	inside := mustSetup(t, m, "changed-inside")
+	err := inNamespace(t, inside.NetNS, func() error {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		return h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "extra0"}, PeerName: "extra1"})
+	})
+	if err != nil {
+		t.Fatalf("changing the namespace: %v", err)
+	}
+	if err := m.ParkUnchanged("changed-inside"); err != nil {
+		t.Fatal(err)
+	}
+	if m.Parked() != 1 {
+		t.Fatalf("%d parked, want the namespace taken on trust", m.Parked())
+	}
+
+	hostEnd := mustSetup(t, m, "host-end-down")
+	if !hostEnd.IP.Equal(inside.IP) {
+		t.Fatal("the parked namespace was not reused for the next pod")
+	}
+	veth, err := netlink.LinkByName(hostEnd.HostVeth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetDown(veth); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ParkUnchanged("host-end-down"); err != nil {
+		t.Fatal(err)
+	}
+	if m.Parked() != 0 || len(parkedFiles(t, m)) != 0 {
+		t.Fatal("a namespace whose host end is down was parked")
+	}
+	vethGone(t, hostEnd.HostVeth)
+}

@@ -32,6 +32,12 @@ func (m *Manager) checkPristine(p *Pod) error {
 	return inNamespaceAt(p.NetNS, func() error { return m.checkInside(p, mtu) })
 }
 
+// checkHostOnly is the part of checkPristine outside the namespace.
+func (m *Manager) checkHostOnly(p *Pod) error {
+	_, err := m.checkHostEnd(p.HostVeth)
+	return err
+}
+
 // checkHostEnd wants the host end up and enslaved to the bridge, and
 // returns its MTU.
 func (m *Manager) checkHostEnd(name string) (int, error) {

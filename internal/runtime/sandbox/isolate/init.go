@@ -93,6 +93,11 @@ func execContainer(sp initSpec) error {
 	if err != nil {
 		return err
 	}
+	if sp.LimitCapabilities {
+		if err := limitCapabilities(sp.Capabilities); err != nil {
+			return err
+		}
+	}
 	err = unix.Exec(path, sp.Args, sp.Env)
 	return fmt.Errorf("failed to start container process: exec: %q: %w", path, err)
 }

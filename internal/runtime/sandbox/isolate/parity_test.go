@@ -177,7 +177,8 @@ func rawInit(t *testing.T, argv []string, payload []byte) (string, syscall.WaitS
 func TestMalformedSpecIsReported(t *testing.T) {
 	valid, err := encodeSpec(initSpec{
 		Spec: Spec{Namespaces: true, Hostname: "h", ScratchDir: "/s",
-			Mounts: []Mount{{Source: "/a", Target: "/b", ReadOnly: true}}, CgroupProcs: []string{"/c"}},
+			Mounts: []Mount{{Source: "/a", Target: "/b", ReadOnly: true}}, CgroupProcs: []string{"/c"},
+			LimitCapabilities: true, Capabilities: 0xa80425fb},
 		Path: "/bin/true", Args: []string{"true", "x"}, Env: []string{"A=1"}, Dir: "/",
 	})
 	if err != nil {
@@ -193,11 +194,16 @@ func TestMalformedSpecIsReported(t *testing.T) {
 	bad = append(bad,
 		append(append([]byte{}, valid...), 'x'),
 		corrupt(wireMagic, "batchlet-init-0"),
-		corrupt("\x001\x000\x00h\x00", "\x009\x000\x00h\x00"),
+		corrupt("\x005\x000\x00h\x00", "\x009\x000\x00h\x00"),
 		corrupt("\x002\x00true\x00", "\x00999999\x00true\x00"),
 		corrupt("\x002\x00true\x00", "\x00-1\x00true\x00"),
 		corrupt("\x002\x00true\x00", "\x001234567890\x00true\x00"),
 		corrupt("/b\x001\x00", "/b\x00yes\x00"),
+		corrupt("\x00a80425fb\x00", "\x00A80425FB\x00"),
+		corrupt("\x00a80425fb\x00", "\x00-80425fb\x00"),
+		corrupt("\x00a80425fb\x00", "\x00111112222a80425fb\x00"),
+		corrupt("\x00a80425fb\x00", "\x00\x00"),
+		corrupt("\x005\x000\x00h\x00", "\x001\x000\x00h\x00"),
 		[]byte("\x00\x00\x00"),
 	)
 	for i, payload := range bad {

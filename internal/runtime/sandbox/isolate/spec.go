@@ -59,6 +59,20 @@ type Spec struct {
 	// CgroupProcs are cgroup.procs files the container joins before its
 	// command runs (see cgroups.Group.ProcsFiles).
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+	// LimitCapabilities confines the container's command to Capabilities,
+	// a set with bit n for capability number n: its bounding, effective
+	// and permitted sets become that set (as far as the supervisor holds
+	// it), its inheritable and ambient sets empty. They are applied last,
+	// once the set-up that needs privileges is done. Without it the
+	// command keeps every capability of the supervisor.
+	//
+	// A supervisor that predates these fields ignores them (encoding/json
+	// skips unknown fields) and runs the container unconfined, as before.
+	// Supervisors are keyed by their shim binary, so that only happens
+	// when the agent is upgraded without its shim: a replaced shim gets a
+	// supervisor of its own for new containers.
+	LimitCapabilities bool   `json:"limitCapabilities,omitempty"`
+	Capabilities      uint64 `json:"capabilities,omitempty"`
 }
 
 // initSpec is what the init step receives over its spec pipe or socket,

@@ -20,13 +20,23 @@ import (
 //	cgroup.procs   likewise
 //	mounts         a decimal count, then source, target, "0" or "1"
 //	               (read-only) for each
+//	capabilities   only with wireCapabilities: the set in hexadecimal,
+//	               1 to 16 lower-case digits
 //
-// Numbers have 1 to 9 digits. Nothing may follow the last field.
+// Decimal numbers have 1 to 9 digits. Nothing may follow the last field.
+//
+// The format needs no compatibility across versions: the supervisor
+// starts its init steps and fork server from its own binary
+// (/proc/self/exe). Should they ever differ, an older decoder refuses
+// wireCapabilities as an unknown flag, so a container whose capabilities
+// are limited fails to start rather than run with all of them.
 const (
-	wireMagic      = "batchlet-init-1"
-	wireNamespaces = 1
-	wireTerminal   = 2
-	wireMaxDigits  = 9
+	wireMagic        = "batchlet-init-1"
+	wireNamespaces   = 1
+	wireTerminal     = 2
+	wireCapabilities = 4
+	wireMaxDigits    = 9
+	wireMaxHexDigits = 16
 )
 
 // encodeSpec writes is in the wire format.
@@ -54,6 +64,9 @@ func encodeSpec(is initSpec) ([]byte, error) {
 	if is.Terminal {
 		flags |= wireTerminal
 	}
+	if is.LimitCapabilities {
+		flags |= wireCapabilities
+	}
 	if is.NetNSFD < 0 || len(strconv.Itoa(is.NetNSFD)) > wireMaxDigits {
 		return nil, fmt.Errorf("sandbox: descriptor %d out of range", is.NetNSFD)
 	}
@@ -77,6 +90,9 @@ func encodeSpec(is initSpec) ([]byte, error) {
 			ro = "1"
 		}
 		str("", ro)
+	}
+	if is.LimitCapabilities {
+		str("", strconv.FormatUint(is.Capabilities, 16))
 	}
 	if bad != "" {
 		return nil, fmt.Errorf("sandbox: %s contains a NUL byte", bad)
@@ -123,6 +139,20 @@ func (d *wireDecoder) number() int {
 	return n
 }
 
+// hex reads a 64-bit set in hexadecimal.
+func (d *wireDecoder) hex() uint64 {
+	f := d.field()
+	if d.err != nil {
+		return 0
+	}
+	if len(f) == 0 || len(f) > wireMaxHexDigits || strings.Trim(f, "0123456789abcdef") != "" {
+		d.err = errWire("bad capability set")
+		return 0
+	}
+	n, _ := strconv.ParseUint(f, 16, 64)
+	return n
+}
+
 // count reads a list's length, each element taking per fields of at
 // least one byte.
 func (d *wireDecoder) count(per int) int {
@@ -151,11 +181,12 @@ func decodeSpec(data []byte) (initSpec, error) {
 		d.err = errWire("unknown format")
 	}
 	flags := d.number()
-	if d.err == nil && flags&^(wireNamespaces|wireTerminal) != 0 {
+	if d.err == nil && flags&^(wireNamespaces|wireTerminal|wireCapabilities) != 0 {
 		d.err = errWire("unknown flags")
 	}
 	is.Namespaces = flags&wireNamespaces != 0
 	is.Terminal = flags&wireTerminal != 0
+	is.LimitCapabilities = flags&wireCapabilities != 0
 	is.NetNSFD = d.number()
 	is.Hostname = d.field()
 	is.ScratchDir = d.field()
@@ -178,6 +209,9 @@ func decodeSpec(data []byte) (initSpec, error) {
 			}
 		}
 		is.Mounts = append(is.Mounts, m)
+	}
+	if is.LimitCapabilities {
+		is.Capabilities = d.hex()
 	}
 	if d.err == nil && len(d.rest) > 0 {
 		d.err = errWire("trailing bytes")

@@ -15,6 +15,7 @@ func TestSpecWireRoundTrip(t *testing.T) {
 		Path: "/bin/sh", Args: []string{"sh", "-c", "echo \"$X\"", ""}, Env: []string{"X=1", "EMPTY="},
 		Dir: "/work", Terminal: true, NetNSFD: 7,
 	}
+	in.LimitCapabilities, in.Capabilities = true, 1<<63|0xa80425fb
 	data, err := encodeSpec(in)
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +26,10 @@ func TestSpecWireRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("decoded %+v, want %+v", out, in)
+	}
+	noCaps, err := decodeSpec(mustEncode(t, initSpec{Spec: Spec{LimitCapabilities: true}}))
+	if err != nil || !noCaps.LimitCapabilities || noCaps.Capabilities != 0 {
+		t.Errorf("empty capability set decoded as %+v, %v", noCaps, err)
 	}
 	empty, err := decodeSpec(mustEncode(t, initSpec{}))
 	if err != nil || !reflect.DeepEqual(empty, initSpec{}) {

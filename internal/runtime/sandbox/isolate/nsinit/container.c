@@ -124,6 +124,8 @@ void nsinit_exec_container(struct nsinit_spec *sp)
 	if (sp->dir[0] && chdir(sp->dir) != 0)
 		nsinit_die(errno, "failed to start container process: chdir to cwd (%q) set in config.json failed: %v", sp->dir);
 	const char *path = resolve_command(sp);
+	if (sp->limit_caps)
+		nsinit_limit_caps(sp->caps);
 	execve(path, sp->args, sp->env);
 	nsinit_die(errno, "failed to start container process: exec: %q: %v", path);
 }

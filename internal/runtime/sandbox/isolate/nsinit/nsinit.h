@@ -35,6 +35,9 @@ struct nsinit_spec {
 	size_t ncgroup_procs;
 	struct nsinit_mount *mounts;
 	size_t nmounts;
+	/* limit_caps confines the command to caps (bit n: capability n). */
+	int limit_caps;
+	unsigned long long caps;
 };
 
 /* report.c: errors go to the parent as a structured status message. */
@@ -65,6 +68,9 @@ void nsinit_use_arena(char *buf, size_t len);
 
 /* container.c */
 void nsinit_exec_container(struct nsinit_spec *sp) __attribute__((noreturn));
+
+/* caps.c */
+void nsinit_limit_caps(unsigned long long keep);
 
 /* forkserver.c */
 void nsinit_fork_server(const char *sock_arg) __attribute__((noreturn));

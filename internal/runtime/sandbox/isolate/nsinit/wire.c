@@ -7,6 +7,7 @@
 #define WIRE_MAGIC "batchlet-init-1"
 #define FLAG_NAMESPACES 1
 #define FLAG_TERMINAL 2
+#define FLAG_CAPABILITIES 4
 
 struct cursor {
 	char *p, *end;
@@ -53,6 +54,27 @@ static long number(struct cursor *c)
 	if (n < 0)
 		c->err = "bad number";
 	return n;
+}
+
+/* hex reads a 64-bit set of 1 to 16 lower-case hexadecimal digits. */
+static unsigned long long hex(struct cursor *c)
+{
+	const char *f = field(c);
+	if (!f)
+		return 0;
+	size_t len = strlen(f);
+	unsigned long long n = 0;
+	if (len == 0 || len > 16)
+		c->err = "bad capability set";
+	for (const char *p = f; !c->err && *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			n = n << 4 | (unsigned long long)(*p - '0');
+		else if (*p >= 'a' && *p <= 'f')
+			n = n << 4 | (unsigned long long)(*p - 'a' + 10);
+		else
+			c->err = "bad capability set";
+	}
+	return c->err ? 0 : n;
 }
 
 /* list reads a count and that many strings into a NULL-terminated array.
@@ -112,10 +134,11 @@ int nsinit_decode(char *buf, size_t len, struct nsinit_spec *sp, const char **de
 	if (magic && strcmp(magic, WIRE_MAGIC) != 0)
 		c.err = "unknown format";
 	long flags = number(&c);
-	if (!c.err && (flags & ~(long)(FLAG_NAMESPACES | FLAG_TERMINAL)))
+	if (!c.err && (flags & ~(long)(FLAG_NAMESPACES | FLAG_TERMINAL | FLAG_CAPABILITIES)))
 		c.err = "unknown flags";
 	sp->namespaces = (flags & FLAG_NAMESPACES) != 0;
 	sp->terminal = (flags & FLAG_TERMINAL) != 0;
+	sp->limit_caps = !c.err && (flags & FLAG_CAPABILITIES) != 0;
 	sp->netns_fd = (int)number(&c);
 	sp->hostname = field(&c);
 	sp->scratch_dir = field(&c);
@@ -130,6 +153,8 @@ int nsinit_decode(char *buf, size_t len, struct nsinit_spec *sp, const char **de
 		sp->cgroup_procs = list(&c, &sp->ncgroup_procs);
 	if (!c.err)
 		mounts(&c, sp);
+	if (!c.err && sp->limit_caps)
+		sp->caps = hex(&c);
 	if (!c.err && c.p != c.end)
 		c.err = "trailing bytes";
 	*detail = c.err;
