@@ -18,7 +18,7 @@ func TestJobHarnessSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	res, err := Job(ctx, &out, JobOptions{Completions: 20, Parallelism: 10, LatencyJobs: 3, DataDir: t.TempDir()})
+	res, err := Job(ctx, &out, JobOptions{Completions: 20, Parallelism: 10, LatencyJobs: 3, DataDir: t.TempDir(), PodStages: true})
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,9 @@ func TestJobHarnessSmall(t *testing.T) {
 	if res.ServerCPU <= 0 || res.ChildCPU <= 0 {
 		t.Errorf("CPU per pod: server %s, shims and containers %s; both must be positive", res.ServerCPU, res.ChildCPU)
 	}
-	if !strings.Contains(out.String(), "pods/s") {
-		t.Errorf("no throughput line:\n%s", out.String())
+	for _, line := range []string{"pods/s", "per pod, p50/p99", "pod writes seen per pod"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("no %q line:\n%s", line, out.String())
+		}
 	}
 }
