@@ -75,14 +75,10 @@ func (p gatedPods) Bind(ctx context.Context, b *corev1.Binding, opts metav1.Crea
 
 var _ kubernetes.Interface = gatedClient{}
 
-// TestBindsRunBesideDecisions: with binds slower than decisions, more pods
-// are in their bind at once than there are workers, so the placement rate
-// is not one API round trip per worker.
-func TestBindsRunBesideDecisions(t *testing.T) {
-	const pods = 12 // more than the 4 workers
-	fc := fake.NewClientset()
-	gate := &bindGate{want: pods, open: make(chan struct{})}
-	client := gatedClient{Clientset: fc, gate: gate}
+// newWithNode makes a scheduler on client, with its informers not yet
+// started, and node "a" in fc, the fake behind client.
+func newWithNode(t *testing.T, client kubernetes.Interface, fc *fake.Clientset) (*Scheduler, informers.SharedInformerFactory, context.Context, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	factory := informers.NewSharedInformerFactory(client, 0)
@@ -93,6 +89,18 @@ func TestBindsRunBesideDecisions(t *testing.T) {
 	if _, err := fc.CoreV1().Nodes().Create(ctx, node("a"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return s, factory, ctx, cancel
+}
+
+// TestBindsRunBesideDecisions: with binds slower than decisions, more pods
+// are in their bind at once than there are workers, so the placement rate
+// is not one API round trip per worker.
+func TestBindsRunBesideDecisions(t *testing.T) {
+	const pods = 12 // more than the 4 workers
+	fc := fake.NewClientset()
+	gate := &bindGate{want: pods, open: make(chan struct{})}
+	client := gatedClient{Clientset: fc, gate: gate}
+	s, factory, ctx, cancel := newWithNode(t, client, fc)
 	for i := 0; i < pods; i++ {
 		p := pod(func(p *corev1.Pod) { p.Name, p.UID = fmt.Sprintf("p%d", i), types.UID(fmt.Sprint("uid", i)) })
 		if _, err := fc.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
@@ -126,16 +134,7 @@ func TestBindsRunBesideDecisions(t *testing.T) {
 // bind; an event for the pod in that window must not bind it again.
 func TestBoundPodIsNotBoundAgainBeforeTheInformerShowsIt(t *testing.T) {
 	client := fake.NewClientset() // its binding leaves spec.nodeName unset
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	s, err := New(client, factory, clock.RealClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CoreV1().Nodes().Create(ctx, node("a"), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s, factory, ctx, _ := newWithNode(t, client, client)
 	if _, err := client.CoreV1().Pods("default").Create(ctx, pod(), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,7 @@ package isolate
 
 import (
 	"bufio"
-	"bytes"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,22 +39,7 @@ func capSets(t *testing.T, status string) map[string]uint64 {
 func containerCaps(t *testing.T, sp Spec) map[string]map[string]uint64 {
 	t.Helper()
 	wrapped := func(argv []string) string {
-		var out bytes.Buffer
-		cmd := exec.Command("/bin/sh", "-c", capsScript)
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-		cmd.Stdout, cmd.Stderr = &out, &out
-		setup, err := Wrap(cmd, sp, argv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			setup.Abort()
-			t.Fatal(err)
-		}
-		if err := setup.Wait(); err != nil {
-			_ = cmd.Wait()
-			t.Fatalf("setup: %v (output %q)", err, out.String())
-		}
+		cmd, out := startInit(t, sp, capsScript, nil, argv)
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("%v (output %q)", err, out.String())
 		}
@@ -144,22 +127,7 @@ func TestCapabilitiesBindTheCommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for how, argv := range map[string][]string{"C": cInitArgv(), "Go": goInitArgv()} {
-				var out bytes.Buffer
-				cmd := exec.Command("/bin/sh", "-c", script)
-				cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-				cmd.Stdout, cmd.Stderr = &out, &out
-				setup, err := Wrap(cmd, tc.sp, argv)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cmd.Start(); err != nil {
-					setup.Abort()
-					t.Fatal(err)
-				}
-				if err := setup.Wait(); err != nil {
-					_ = cmd.Wait()
-					t.Fatalf("%s: setup: %v", how, err)
-				}
+				cmd, out := startInit(t, tc.sp, script, nil, argv)
 				_ = cmd.Wait()
 				if out.String() != tc.want {
 					t.Errorf("%s: %q, want %q", how, out.String(), tc.want)

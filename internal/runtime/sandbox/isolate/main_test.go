@@ -57,13 +57,19 @@ func start(t testing.TB, sp Spec, script string) (*exec.Cmd, *bytes.Buffer) {
 
 func startWithStdin(t testing.TB, sp Spec, script string, stdin io.Reader) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
+	return startInit(t, sp, script, stdin, initArgv())
+}
+
+// startInit is startWithStdin through the init step of argv.
+func startInit(t testing.TB, sp Spec, script string, stdin io.Reader, argv []string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Stdin = stdin
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MARK=x"}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	setup, err := Wrap(cmd, sp, initArgv())
+	setup, err := Wrap(cmd, sp, argv)
 	if err != nil {
 		t.Fatal(err)
 	}
