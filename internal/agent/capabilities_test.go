@@ -41,10 +41,10 @@ func TestContainerCapabilities(t *testing.T) {
 }
 
 // TestNetworkConfinement: a pod's namespace is parked without a look
-// inside only while none of its processes could have changed it. A
-// container granted NET_ADMIN or SYS_ADMIN, or an exec session (here an
-// exec probe, which runs with the supervisor's capabilities), rules that
-// out.
+// inside only while none of its processes could have changed it: a
+// container granted NET_ADMIN or SYS_ADMIN rules that out; an exec
+// session (here an exec probe) gets its container's capabilities and
+// does not.
 func TestNetworkConfinement(t *testing.T) {
 	needRoot(t)
 	h := startAgentMode(t, nil, "", nil, IsolationOn)
@@ -69,7 +69,7 @@ func TestNetworkConfinement(t *testing.T) {
 		{testPod("sys-admin", withCaps("c", "SYS_ADMIN")), false},
 		{testPod("all", withCaps("c", "ALL")), false},
 		{testPod("privileged", privileged), false},
-		{testPod("exec-probe", probed), false},
+		{testPod("exec-probe", probed), true},
 	} {
 		h.create(tc.pod)
 		h.waitPod(tc.pod.Name, "Succeeded", phaseIs(corev1.PodSucceeded))

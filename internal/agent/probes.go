@@ -147,9 +147,6 @@ func (w *podWorker) launchProbe(ctx context.Context, pod *corev1.Pod, cs *ctrSta
 	}
 	st.inflight = true
 	c, ip, id := w.specs[cs], w.a.podIP(pod.UID), pr.attemptID
-	if st.spec.Exec != nil {
-		w.netUnconfined.Store(true)
-	}
 	go func() {
 		ok, out := runProbe(ctx, ip, c, ctr, st.spec)
 		w.mu.Lock()

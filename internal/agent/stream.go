@@ -47,7 +47,7 @@ const (
 )
 
 func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
-	target, opts, ok := a.streamTarget(w, r, true)
+	target, opts, ok := a.streamTarget(w, r)
 	if !ok {
 		return
 	}
@@ -67,7 +67,7 @@ func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Agent) serveAttach(w http.ResponseWriter, r *http.Request) {
-	target, opts, ok := a.streamTarget(w, r, false)
+	target, opts, ok := a.streamTarget(w, r)
 	if !ok {
 		return
 	}
@@ -80,9 +80,8 @@ func (a *Agent) serveAttach(w http.ResponseWriter, r *http.Request) {
 	kubeletstream.ServeAttach(w, r, target, "", "", "", opts, streamIdleTimeout, streamCreationTimeout, spdyProtocols)
 }
 
-// streamTarget finds the running container a request names; exec marks
-// the pod as having run a process with the supervisor's capabilities.
-func (a *Agent) streamTarget(w http.ResponseWriter, r *http.Request, exec bool) (*interactiveTarget, *kubeletstream.Options, bool) {
+// streamTarget finds the running container a request names.
+func (a *Agent) streamTarget(w http.ResponseWriter, r *http.Request) (*interactiveTarget, *kubeletstream.Options, bool) {
 	ns, name, container := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
 	opts, err := streamOptions(r.URL.Query())
 	if err != nil {
@@ -101,9 +100,6 @@ func (a *Agent) streamTarget(w http.ResponseWriter, r *http.Request, exec bool) 
 	var ctr runtime.Container
 	if wk := a.worker(pod.UID); wk != nil {
 		ctr = wk.runningContainer(container)
-		if exec && ctr != nil {
-			wk.netUnconfined.Store(true)
-		}
 	}
 	ia, ok := ctr.(runtime.Interactive)
 	if !ok {

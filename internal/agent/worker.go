@@ -53,11 +53,10 @@ type podWorker struct {
 
 	// netUnconfined is set once a process of the pod may have held
 	// CAP_NET_ADMIN or CAP_SYS_ADMIN, so may have changed the pod's
-	// network namespace: an attempt re-adopted from an earlier agent,
-	// one started without a capability limit that excludes both, or an
-	// exec session (kubectl exec, an exec probe), which runs with the
-	// supervisor's capabilities. Until then the namespace is parked
-	// without looking inside (network.Manager.ParkUnchanged).
+	// network namespace: an attempt re-adopted from an earlier agent, or
+	// one started without a capability limit that excludes both (exec
+	// sessions get their container's limit). Until then the namespace is
+	// parked without looking inside (network.Manager.ParkUnchanged).
 	netUnconfined atomic.Bool
 
 	loaded           bool

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/batchlet/batchlet/internal/runtime"
+	"github.com/batchlet/batchlet/internal/runtime/sandbox/isolate"
 	"github.com/batchlet/batchlet/internal/testutil"
 )
 
@@ -238,5 +239,39 @@ func TestSessionWithAnEarlierSupervisor(t *testing.T) {
 	defer conn.Close()
 	if got, err := io.ReadAll(conn); err != nil || string(got) != "own socket" {
 		t.Fatalf("read %q, %v; want the container's own socket", got, err)
+	}
+}
+
+// TestExecHasTheContainersCapabilities: an exec session gets the
+// capability set of the container it joins, as under runc, not the
+// supervisor's.
+func TestExecHasTheContainersCapabilities(t *testing.T) {
+	requireRoot(t)
+	const netRaw, kill = 1 << 13, 1 << 5
+	for _, tc := range []struct {
+		name string
+		sp   *isolate.Spec
+		want string
+	}{
+		{"limited, namespaces", &isolate.Spec{Namespaces: true, Hostname: "caps", LimitCapabilities: true, Capabilities: netRaw | kill}, "0000000000002020"},
+		{"none, namespaces", &isolate.Spec{Namespaces: true, Hostname: "caps", LimitCapabilities: true}, "0000000000000000"},
+		{"limited, host", &isolate.Spec{LimitCapabilities: true, Capabilities: kill}, "0000000000000020"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg(t, "sleep", "30")
+			c.Sandbox = tc.sp
+			ia := startInteractive(t, c)
+			var out, errb testutil.SyncBuffer
+			code, err := ia.Exec(context.Background(), []string{"sh", "-c", "grep -E '^Cap(Bnd|Eff|Prm)' /proc/self/status"},
+				runtime.Streams{Stdout: &out, Stderr: &errb})
+			if err != nil || code != 0 {
+				t.Fatalf("exec: code %d, %v (stderr %q)", code, err, errb.String())
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				if _, v, _ := strings.Cut(line, ":"); strings.TrimSpace(v) != tc.want {
+					t.Errorf("%s, want %s", line, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -217,6 +217,10 @@ func (s *sessions) exec(conn io.ReadWriteCloser, fw *frameWriter, req sessionReq
 		return 0, errors.New("no command specified")
 	}
 	argv, dir := req.Argv, s.sp.WorkingDir
+	if sb := s.sp.Sandbox; sb != nil && sb.LimitCapabilities {
+		// Inside the namespaces: nsenter itself needs CAP_SYS_ADMIN.
+		argv = isolate.CapabilitiesArgv(sb.Capabilities, argv)
+	}
 	if s.sp.Sandbox != nil && s.sp.Sandbox.Namespaces {
 		// Join the container's namespaces; nsenter resolves the command
 		// and working directory inside its view.

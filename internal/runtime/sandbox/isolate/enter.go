@@ -1,6 +1,11 @@
 package isolate
 
-import "strconv"
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+)
 
 // EnterArgv is the command line that runs argv inside the namespaces (network included)
 // of a sandboxed container whose process has host PID pid (kubectl exec). It
@@ -15,3 +20,44 @@ func EnterArgv(pid int, dir string, argv []string) []string {
 	out := []string{"nsenter", "--target", strconv.Itoa(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--root", wd, "--"}
 	return append(out, argv...)
 }
+
+// CapabilitiesArgv is the command line that runs argv with the capability
+// set caps (bit n for capability n), as the init step confines the
+// container's own command: util-linux setpriv limits the bounding set and
+// empties the inheritable and ambient sets, so the command, run as root,
+// gets what the bounding set holds. An exec session then has the
+// container's capabilities, as under runc. A set holding every capability
+// of the kernel leaves argv as it is.
+func CapabilitiesArgv(caps uint64, argv []string) []string {
+	last := lastCapability()
+	var keep strings.Builder
+	keep.WriteString("--bounding-set=-all")
+	all := true
+	for c := 0; c <= last && c < 64; c++ {
+		if caps&(1<<c) == 0 {
+			all = false
+			continue
+		}
+		keep.WriteString(",+cap_")
+		keep.WriteString(strconv.Itoa(c))
+	}
+	if all {
+		return argv
+	}
+	out := []string{"setpriv", keep.String(), "--inh-caps=-all", "--ambient-caps=-all", "--"}
+	return append(out, argv...)
+}
+
+// lastCapability is the kernel's highest capability number: setpriv
+// refuses names beyond it.
+var lastCapability = sync.OnceValue(func() int {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 40 // CAP_CHECKPOINT_RESTORE, the last one of Linux 5.9 on
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || n < 0 {
+		return 40
+	}
+	return n
+})
