@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,14 @@ func TestPrivateTmp(t *testing.T) {
 		}
 		if got != "fresh" {
 			t.Fatalf("attempt %d log = %q, want fresh (a /tmp of its own)", n, got)
+		}
+		// Each attempt's /tmp is a directory of the pod's, as /tmp is.
+		tmp := filepath.Join(h.agent.podDir(pod.UID), "tmp.c-"+strconv.Itoa(n))
+		if _, err := os.Stat(filepath.Join(tmp, marker)); err != nil {
+			t.Fatalf("attempt %d: its /tmp is not in the pod's directory: %v", n, err)
+		}
+		if fi, err := os.Stat(tmp); err != nil || fi.Mode()&(os.ModeSticky|os.ModePerm) != os.ModeSticky|0o777 {
+			t.Fatalf("attempt %d: /tmp %v (%v), want sticky and 0777", n, fi, err)
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 //	pods/<uid>/                         present while the pod is on the node
 //	pods/<uid>/<container>/<n>.log      attempt n's log
 //	pods/<uid>/sandbox/volumes/         the pod's volumes
-//	pods/<uid>/sandbox/tmp/             the containers' private /tmp
+//	pods/<uid>/tmp.<container>-<n>/     attempt n's private /tmp
 //
 // and under RunDir, which a reboot may empty:
 //
