@@ -33,6 +33,9 @@ func BenchmarkInitStep(b *testing.B) {
 		{name: "forked", forked: true},
 		{name: "namespaces", wrap: true, sp: Spec{Namespaces: true, Hostname: "bench"}},
 		{name: "forked+namespaces", forked: true, sp: Spec{Namespaces: true, Hostname: "bench"}},
+		// The default capability set of a container (sandbox.DefaultCapabilities).
+		{name: "forked+namespaces+capabilities", forked: true, sp: Spec{Namespaces: true, Hostname: "bench",
+			LimitCapabilities: true, Capabilities: 0xa80425fb}},
 		{name: "namespaces+volume", wrap: true, sp: Spec{Namespaces: true, Hostname: "bench",
 			Mounts: []Mount{{Source: vol, Target: "/batchlet-bench-input"}}}},
 	}
