@@ -2,6 +2,7 @@ package isolate
 
 import (
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,9 +45,25 @@ func CapabilitiesArgv(caps uint64, argv []string) []string {
 	if all {
 		return argv
 	}
-	out := []string{"setpriv", keep.String(), "--inh-caps=-all", "--ambient-caps=-all", "--"}
+	out := []string{setprivPath(), keep.String(), "--inh-caps=-all", "--ambient-caps=-all", "--"}
 	return append(out, argv...)
 }
+
+// setprivPath is util-linux setpriv on the host, by absolute path: the
+// container's PATH may find another one first (BusyBox's has no
+// --bounding-set), and the container's view of the filesystem is the
+// host's, so the host's path holds there too.
+var setprivPath = sync.OnceValue(func() string {
+	for _, p := range []string{"/usr/bin/setpriv", "/bin/setpriv"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("setpriv"); err == nil {
+		return p
+	}
+	return "setpriv"
+})
 
 // lastCapability is the kernel's highest capability number: setpriv
 // refuses names beyond it.
