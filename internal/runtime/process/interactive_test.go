@@ -244,9 +244,13 @@ func TestSessionWithAnEarlierSupervisor(t *testing.T) {
 
 // TestExecHasTheContainersCapabilities: an exec session gets the
 // capability set of the container it joins, as under runc, not the
-// supervisor's.
+// supervisor's, whatever setpriv the container's PATH finds first.
 func TestExecHasTheContainersCapabilities(t *testing.T) {
 	requireRoot(t)
+	decoy := t.TempDir()
+	if err := os.WriteFile(filepath.Join(decoy, "setpriv"), []byte("#!/bin/sh\necho not util-linux >&2; exit 99\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	const netRaw, kill = 1 << 13, 1 << 5
 	for _, tc := range []struct {
 		name string
@@ -259,6 +263,7 @@ func TestExecHasTheContainersCapabilities(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cfg(t, "sleep", "30")
+			c.Env = append(c.Env, "PATH="+decoy+":/usr/sbin:/usr/bin:/sbin:/bin")
 			c.Sandbox = tc.sp
 			ia := startInteractive(t, c)
 			var out, errb testutil.SyncBuffer
