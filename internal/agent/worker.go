@@ -295,9 +295,6 @@ func (w *podWorker) adopt(cs *ctrState, rec attemptRecord, now time.Time, curren
 		return lostAttempt(attemptLog(w.dir, cs.name, n), now), true
 	}
 	ctr, err := w.a.runtime.Adopt(dir)
-	if !errors.Is(err, runtime.ErrNotStarted) {
-		w.netUnconfined.Store(true)
-	}
 	if errors.Is(err, runtime.ErrNotStarted) {
 		rmErr := errors.Join(os.RemoveAll(dir), removeIfExists(attemptLog(w.dir, cs.name, n)))
 		if rmErr == nil {
@@ -305,6 +302,9 @@ func (w *podWorker) adopt(cs *ctrState, rec attemptRecord, now time.Time, curren
 		}
 		err = fmt.Errorf("removing the attempt that never started: %w", rmErr)
 	}
+	// An attempt that ran, or may have, under an earlier agent had
+	// capabilities this agent does not know.
+	w.netUnconfined.Store(true)
 	if err != nil {
 		slog.Warn("re-adopting container failed", "pod", w.uid, "container", cs.name, "attempt", n, "err", err)
 		return unknownAttempt(now), true
