@@ -121,6 +121,8 @@ static int child(void *arg)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (!sp->namespaces)
+		nsinit_template_leave();
 	if (!sp->terminal) {
 		if (setpgid(0, 0) != 0)
 			nsinit_die(errno, "sandbox: setting process group: %v");
@@ -198,6 +200,7 @@ static int serve_one(int sock, char *buf)
 	int flags = CLONE_PARENT | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD;
 	if (sp.namespaces)
 		flags |= CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWIPC;
+	nsinit_template_refresh();
 	struct child_args args = {sock, &sp, fds};
 	child_pid = 0;
 	child_answered = 0;
@@ -238,6 +241,7 @@ void nsinit_fork_server(const char *sock_arg)
 		fprintf(stderr, NSINIT_SUBCOMMAND ": fork server: mapping memory: %s\n", strerror(errno));
 		_exit(1);
 	}
+	nsinit_template_init();
 	reply(sock, "R", "");
 	while (serve_one(sock, buf))
 		;

@@ -75,6 +75,16 @@ void nsinit_limit_caps(unsigned long long keep);
 /* forkserver.c */
 void nsinit_fork_server(const char *sock_arg) __attribute__((noreturn));
 
+/* template.c: the mount namespace the fork server clones containers
+ * from. */
+void nsinit_template_init(void);
+/* nsinit_template_refresh rebuilds the template when the host's mounts
+ * changed; called before each clone. */
+void nsinit_template_refresh(void);
+/* nsinit_template_leave moves a child that gets no mount namespace of its
+ * own into the host's. */
+void nsinit_template_leave(void);
+
 /* view.c */
 void nsinit_build_view(struct nsinit_spec *sp);
 

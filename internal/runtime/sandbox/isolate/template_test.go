@@ -1,0 +1,116 @@
+package isolate
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountNamespaceFile bind-mounts this process's network namespace on a
+// new file in dir, as a node keeps its pods' namespaces, and unmounts it
+// at the end.
+func mountNamespaceFile(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "netns")
+	if err := os.WriteFile(p, nil, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("/proc/self/ns/net", p, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(p, unix.MNT_DETACH) })
+	return p
+}
+
+// mountTmpfs mounts a tmpfs on a new directory in dir and returns the
+// directory and its unmount.
+func mountTmpfs(t *testing.T, dir, name string) (string, func()) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.Mkdir(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", p, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	unmount := func() { _ = unix.Unmount(p, unix.MNT_DETACH) }
+	t.Cleanup(unmount)
+	return p, unmount
+}
+
+// mountPoints lists the mount points, with their file system types, that
+// a container sees under dir.
+func mountPoints(t *testing.T, f *ForkServer, sp Spec, dir string) string {
+	t.Helper()
+	out, ws, err := runForked(t, f, sp, `awk -v dir="`+dir+`" 'index($5, dir) == 1 { for (i = 7; $i != "-"; i++) {}; print $5, $(i+1) }' /proc/self/mountinfo`)
+	if err != nil || ws.ExitStatus() != 0 {
+		t.Fatalf("listing mounts: exit %d, %v: %s", ws.ExitStatus(), err, out)
+	}
+	return out
+}
+
+// Containers are cloned from a copy of the host's mount namespace that
+// leaves out namespace files and shows every other mount the host has at
+// the container's start, those made after the fork server started too.
+func TestForkServerTemplateLeavesOutNamespaceFilesOnly(t *testing.T) {
+	requireNamespaces(t)
+	dir, _ := mountTmpfs(t, t.TempDir(), "node")
+	nsFile := mountNamespaceFile(t, dir)
+	f := startForkServer(t)
+	sp := Spec{Namespaces: true, ScratchDir: scratch(t)}
+
+	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
+		t.Fatalf("container sees mounts %q under %s, want %q (no namespace file)", got, dir, want)
+	}
+	hostNS, _ := os.Readlink("/proc/self/ns/mnt")
+	serverNS, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
+	if serverNS == hostNS {
+		t.Errorf("fork server in the host's mount namespace %s, want a template of its own", hostNS)
+	}
+
+	later, unmount := mountTmpfs(t, dir, "later")
+	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"+later+" tmpfs\n"; got != want {
+		t.Fatalf("after a host mount: container sees %q, want %q", got, want)
+	}
+	unmount()
+	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
+		t.Fatalf("after a host unmount: container sees %q, want %q", got, want)
+	}
+
+	// A container without namespaces of its own runs in the host's.
+	out, _, err := runForked(t, f, Spec{}, "readlink /proc/self/ns/mnt")
+	if err != nil || strings.TrimSpace(out) != hostNS {
+		t.Fatalf("container without namespaces in mount namespace %q (%v), want the host's %s", out, err, hostNS)
+	}
+	if got, want := mountPoints(t, f, Spec{}, dir), dir+" tmpfs\n"+nsFile+" nsfs\n"; got != want {
+		t.Fatalf("container without namespaces sees %q, want the host's %q", got, want)
+	}
+}
+
+// Namespace files mounted or removed on the host change nothing the
+// containers see, so they do not make the server rebuild its template.
+func TestForkServerTemplateKeptAcrossNamespaceFileChanges(t *testing.T) {
+	requireNamespaces(t)
+	dir, _ := mountTmpfs(t, t.TempDir(), "node")
+	f := startForkServer(t)
+	sp := Spec{Namespaces: true, ScratchDir: scratch(t)}
+	before, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
+	nsFile := mountNamespaceFile(t, dir)
+	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
+		t.Fatalf("container sees %q, want %q", got, want)
+	}
+	if err := unix.Unmount(nsFile, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
+		t.Fatalf("container sees %q, want %q", got, want)
+	}
+	after, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
+	if before != after {
+		t.Fatalf("template rebuilt for namespace files: %s, then %s", before, after)
+	}
+}
