@@ -47,6 +47,9 @@ type ForkServer struct {
 	started atomic.Int64
 }
 
+// forkServerEnv is the fork server's environment: none, but for tests.
+var forkServerEnv []string
+
 // StartForkServer starts the init step (initArgv: this binary and
 // InitSubcommand) as a fork server and waits until it is ready. An init
 // step that cannot serve forks (the Go one) makes it fail; callers then
@@ -62,7 +65,7 @@ func StartForkServer(initArgv []string) (*ForkServer, error) {
 	own, child := os.NewFile(uintptr(fds[0]), "forkserver"), os.NewFile(uintptr(fds[1]), "forkserver")
 	defer child.Close()
 	cmd := exec.Command(initArgv[0], append(append([]string{}, initArgv[1:]...), forkServerArg, "3")...)
-	cmd.Env = []string{}
+	cmd.Env = append([]string{}, forkServerEnv...)
 	cmd.ExtraFiles = []*os.File{child}
 	if err := cmd.Start(); err != nil {
 		own.Close()

@@ -57,7 +57,23 @@ func mountPoints(t *testing.T, f *ForkServer, sp Spec, dir string) string {
 // leaves out namespace files and shows every other mount the host has at
 // the container's start, those made after the fork server started too.
 func TestForkServerTemplateLeavesOutNamespaceFilesOnly(t *testing.T) {
+	forEachDigest(t, testTemplateLeavesOutNamespaceFilesOnly)
+}
+
+// forEachDigest runs test with each way the fork server looks at the
+// host's mounts: listmount and statmount where the kernel has them, and
+// mountinfo.
+func forEachDigest(t *testing.T, test func(*testing.T)) {
 	requireNamespaces(t)
+	t.Run("listmount", test)
+	t.Run("mountinfo", func(t *testing.T) {
+		forkServerEnv = []string{"NSINIT_TEMPLATE_MOUNTINFO=1"}
+		t.Cleanup(func() { forkServerEnv = nil })
+		test(t)
+	})
+}
+
+func testTemplateLeavesOutNamespaceFilesOnly(t *testing.T) {
 	dir, _ := mountTmpfs(t, t.TempDir(), "node")
 	nsFile := mountNamespaceFile(t, dir)
 	f := startForkServer(t)
@@ -75,6 +91,36 @@ func TestForkServerTemplateLeavesOutNamespaceFilesOnly(t *testing.T) {
 	later, unmount := mountTmpfs(t, dir, "later")
 	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"+later+" tmpfs\n"; got != want {
 		t.Fatalf("after a host mount: container sees %q, want %q", got, want)
+	}
+	// A mount replaced by an equal one at the same place is another
+	// file system.
+	if err := unix.Unmount(later, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", later, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(later, "mark"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runForked(t, f, sp, "cat "+filepath.Join(later, "mark")); err != nil || out != "new\n" {
+		t.Fatalf("after a host mount was replaced: container reads %q (%v), want the new one's file", out, err)
+	}
+
+	// A moved mount keeps its ID; the digest has its mount point.
+	moved := filepath.Join(dir, "moved")
+	if err := os.Mkdir(moved, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(later, moved, "", unix.MS_MOVE, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(moved, unix.MNT_DETACH) })
+	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"+moved+" tmpfs\n"; got != want {
+		t.Fatalf("after a host move: container sees %q, want %q", got, want)
+	}
+	if err := unix.Unmount(moved, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
 	}
 	unmount()
 	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
@@ -94,10 +140,20 @@ func TestForkServerTemplateLeavesOutNamespaceFilesOnly(t *testing.T) {
 // Namespace files mounted or removed on the host change nothing the
 // containers see, so they do not make the server rebuild its template.
 func TestForkServerTemplateKeptAcrossNamespaceFileChanges(t *testing.T) {
-	requireNamespaces(t)
+	forEachDigest(t, testTemplateKeptAcrossNamespaceFileChanges)
+}
+
+func testTemplateKeptAcrossNamespaceFileChanges(t *testing.T) {
 	dir, _ := mountTmpfs(t, t.TempDir(), "node")
 	f := startForkServer(t)
 	sp := Spec{Namespaces: true, ScratchDir: scratch(t)}
+	// Held open, the template's namespace keeps its inode number, which
+	// a new one could otherwise reuse.
+	held, err := os.Open(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
 	before, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
 	nsFile := mountNamespaceFile(t, dir)
 	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {

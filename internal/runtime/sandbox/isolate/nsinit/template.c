@@ -17,6 +17,11 @@
  * than nsfs ones with the template's. Any other change rebuilds the
  * template from the host's namespace.
  *
+ * The digest comes from listmount and statmount where the kernel has
+ * them (Linux 6.8): the namespace files, which change with every pod,
+ * are then known by their mount IDs and skipped without a look, where
+ * mountinfo would print every one of them each time.
+ *
  * When the template cannot be made (no CAP_SYS_ADMIN), the server stays
  * in the host's namespace and nothing changes. */
 #define _GNU_SOURCE
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "nsinit.h"
@@ -44,10 +50,19 @@ static struct {
 	/* Digest of the host's mounts other than nsfs ones when the
 	 * template was made. */
 	uint64_t digest;
+	/* The template itself, to come back to after a look at the host's
+	 * mounts with listmount, which lists the caller's namespace. */
+	int self_ns;
+	/* listmount and statmount work here. */
+	int listmount;
 	char cwd[PATH_MAX];
 	char *buf;
 	size_t cap;
-} tmpl = {.host_ns = -1, .host_mounts = -1};
+	/* The host's mount IDs at the last look, ascending, and which of
+	 * them are nsfs mounts. */
+	uint64_t *ids, *nsfs;
+	size_t nids, nnsfs, ids_cap, nsfs_cap;
+} tmpl = {.host_ns = -1, .host_mounts = -1, .self_ns = -1};
 
 /* read_table reads the mount table fd from its start into tmpl.buf;
  * its length, or -1. */
@@ -101,6 +116,136 @@ static uint64_t digest(const char *buf, size_t n)
 		line = eol + 1;
 	}
 	return h;
+}
+
+/* listmount and statmount (Linux 6.8), declared here for C libraries
+ * and kernel headers older than they are. */
+#define NR_STATMOUNT 457
+#define NR_LISTMOUNT 458
+#define LIST_FROM_ROOT 0xffffffffffffffffull
+#define STAT_SB_BASIC 0x1u
+#define STAT_MNT_BASIC 0x2u
+#define STAT_MNT_POINT 0x10u
+#define NSFS_SUPER_MAGIC 0x6e736673
+
+struct mount_id_req {
+	uint32_t size, spare;
+	uint64_t mnt_id, param;
+};
+
+/* struct statmount: its fixed part, then room for the mount point. */
+struct mount_stat {
+	uint32_t size, spare1;
+	uint64_t mask;
+	uint32_t sb_dev_major, sb_dev_minor;
+	uint64_t sb_magic;
+	uint32_t sb_flags, fs_type;
+	uint64_t mnt_id, mnt_parent_id;
+	uint32_t mnt_id_old, mnt_parent_id_old;
+	uint64_t mnt_attr, mnt_propagation, mnt_peer_group, mnt_master, propagate_from;
+	uint32_t mnt_root, mnt_point;
+	uint64_t spare2[50];
+	char str[2 * PATH_MAX];
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	for (const unsigned char *c = p; n > 0; n--, c++)
+		h = (h ^ *c) * 1099511628211ull;
+	return h;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int grow_ids(uint64_t **ids, size_t *cap, size_t want)
+{
+	if (want <= *cap)
+		return 0;
+	size_t cap2 = *cap ? *cap : 1024;
+	while (cap2 < want)
+		cap2 *= 2;
+	uint64_t *grown = realloc(*ids, cap2 * sizeof **ids);
+	if (!grown)
+		return -1;
+	*ids = grown;
+	*cap = cap2;
+	return 0;
+}
+
+/* list_mounts puts the IDs of the calling process's mounts in tmpl.ids,
+ * ascending. */
+static int list_mounts(void)
+{
+	struct mount_id_req req = {.size = 24, .mnt_id = LIST_FROM_ROOT};
+	size_t n = 0;
+	for (;;) {
+		if (grow_ids(&tmpl.ids, &tmpl.ids_cap, n + 512) != 0)
+			return -1;
+		size_t room = tmpl.ids_cap - n;
+		long r = syscall(NR_LISTMOUNT, &req, tmpl.ids + n, room, 0);
+		if (r < 0)
+			return -1;
+		n += (size_t)r;
+		if ((size_t)r < room)
+			break;
+		req.param = tmpl.ids[n - 1];
+	}
+	tmpl.nids = n;
+	qsort(tmpl.ids, n, sizeof *tmpl.ids, by_id);
+	return 0;
+}
+
+/* listed_digest digests the calling process's mounts other than nsfs
+ * ones from listmount and statmount: each mount's ID, parent, flags,
+ * propagation and mount point. A mount known from the last look to be
+ * an nsfs one is skipped without a statmount. */
+static int listed_digest(uint64_t *out)
+{
+	static uint64_t *found;
+	static size_t found_cap;
+	static struct mount_stat st;
+	if (list_mounts() != 0 || grow_ids(&found, &found_cap, tmpl.nids) != 0)
+		return -1;
+	size_t nfound = 0;
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < tmpl.nids; i++) {
+		uint64_t id = tmpl.ids[i];
+		if (bsearch(&id, tmpl.nsfs, tmpl.nnsfs, sizeof id, by_id)) {
+			found[nfound++] = id;
+			continue;
+		}
+		struct mount_id_req req = {.size = 24, .mnt_id = id, .param = STAT_SB_BASIC | STAT_MNT_BASIC | STAT_MNT_POINT};
+		if (syscall(NR_STATMOUNT, &req, &st, sizeof st, 0) != 0) {
+			/* Gone since the listing: left out, as the next listing
+			 * will leave it out. */
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		if (st.sb_magic == NSFS_SUPER_MAGIC) {
+			found[nfound++] = id;
+			continue;
+		}
+		h = fnv(h, &st.mnt_id, sizeof st.mnt_id);
+		h = fnv(h, &st.mnt_parent_id, sizeof st.mnt_parent_id);
+		h = fnv(h, &st.mnt_attr, sizeof st.mnt_attr);
+		h = fnv(h, &st.mnt_propagation, sizeof st.mnt_propagation);
+		h = fnv(h, &st.mnt_peer_group, sizeof st.mnt_peer_group);
+		h = fnv(h, &st.mnt_master, sizeof st.mnt_master);
+		if ((st.mask & STAT_MNT_POINT) && st.mnt_point < sizeof st.str)
+			h = fnv(h, st.str + st.mnt_point, strnlen(st.str + st.mnt_point, sizeof st.str - st.mnt_point));
+	}
+	/* found is ascending, as the listing was. */
+	if (grow_ids(&tmpl.nsfs, &tmpl.nsfs_cap, nfound) != 0)
+		return -1;
+	memcpy(tmpl.nsfs, found, nfound * sizeof *found);
+	tmpl.nnsfs = nfound;
+	*out = h;
+	return 0;
 }
 
 /* unescape decodes a mountinfo path field in place: the kernel writes
@@ -204,10 +349,19 @@ static void build(void)
 			abandon("leaving an outdated mount namespace");
 		return;
 	}
-	/* The digest first: detach_nsfs reuses the buffer. */
-	ssize_t n = read_table(tmpl.host_mounts);
-	uint64_t d = n < 0 ? 0 : digest(tmpl.buf, (size_t)n);
-	if (n < 0 || unshare(CLONE_NEWNS) != 0) {
+	uint64_t d = 0;
+	if (tmpl.listmount && listed_digest(&d) != 0)
+		tmpl.listmount = 0;
+	if (!tmpl.listmount) {
+		/* The digest first: detach_nsfs reuses the buffer. */
+		ssize_t n = read_table(tmpl.host_mounts);
+		if (n < 0) {
+			enter_cwd();
+			return;
+		}
+		d = digest(tmpl.buf, (size_t)n);
+	}
+	if (unshare(CLONE_NEWNS) != 0) {
 		enter_cwd();
 		return;
 	}
@@ -220,6 +374,11 @@ static void build(void)
 		return;
 	}
 	enter_cwd();
+	if (tmpl.self_ns >= 0)
+		close(tmpl.self_ns);
+	tmpl.self_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (tmpl.self_ns < 0)
+		tmpl.listmount = 0;
 	tmpl.digest = d;
 	tmpl.active = 1;
 }
@@ -232,6 +391,9 @@ void nsinit_template_init(void)
 	tmpl.host_mounts = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	if (tmpl.host_ns < 0 || tmpl.host_mounts < 0)
 		return;
+	/* Tests set this (forkServerEnv in package isolate) to try the
+	 * mountinfo digest where listmount works. */
+	tmpl.listmount = getenv("NSINIT_TEMPLATE_MOUNTINFO") == NULL;
 	build();
 }
 
@@ -246,6 +408,21 @@ void nsinit_template_refresh(void)
 	} while (r < 0 && errno == EINTR);
 	if (r == 0 || !(p.revents & (POLLPRI | POLLERR)))
 		return;
+	if (tmpl.listmount) {
+		/* listmount lists the caller's namespace: a look from the
+		 * host's, and back. Anything unexpected rebuilds. */
+		if (setns(tmpl.host_ns, CLONE_NEWNS) != 0) {
+			build();
+			return;
+		}
+		uint64_t d;
+		if (listed_digest(&d) == 0 && d == tmpl.digest && setns(tmpl.self_ns, CLONE_NEWNS) == 0) {
+			enter_cwd();
+			return;
+		}
+		build();
+		return;
+	}
 	ssize_t n = read_table(tmpl.host_mounts);
 	if (n >= 0 && digest(tmpl.buf, (size_t)n) == tmpl.digest)
 		return;
