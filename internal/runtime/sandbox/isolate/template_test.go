@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -168,5 +169,82 @@ func testTemplateKeptAcrossNamespaceFileChanges(t *testing.T) {
 	after, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
 	if before != after {
 		t.Fatalf("template rebuilt for namespace files: %s, then %s", before, after)
+	}
+}
+
+// BenchmarkForkServerTemplate measures container starts through the fork
+// server on a host holding 400 namespace files, as a busy node does:
+// with the host's mounts unchanged, with a namespace file mounted and
+// unmounted before each start (the node's own churn, which keeps the
+// template), and with a tmpfs mounted and unmounted (as a Memory
+// emptyDir is), which rebuilds it. cpu-ms/op is the fork server's and
+// the containers' CPU; the host's mount calls are the benchmark's own.
+func BenchmarkForkServerTemplate(b *testing.B) {
+	if os.Geteuid() != 0 || useGoInit {
+		b.Skip("the template needs root and the C init step")
+	}
+	dir := b.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, ""); err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	for i := range 400 {
+		p := filepath.Join(dir, "ns"+strconv.Itoa(i))
+		if err := os.WriteFile(p, nil, 0o400); err != nil {
+			b.Fatal(err)
+		}
+		if err := unix.Mount("/proc/self/ns/net", p, "", unix.MS_BIND, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	churn := filepath.Join(dir, "churn")
+	if err := os.Mkdir(churn, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	nsChurn := filepath.Join(dir, "ns-churn")
+	if err := os.WriteFile(nsChurn, nil, 0o400); err != nil {
+		b.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		change func() error
+	}{
+		{"quiet host", func() error { return nil }},
+		{"namespace file churn", func() error {
+			if err := unix.Mount("/proc/self/ns/net", nsChurn, "", unix.MS_BIND, ""); err != nil {
+				return err
+			}
+			return unix.Unmount(nsChurn, unix.MNT_DETACH)
+		}},
+		{"host mount churn", func() error {
+			if err := unix.Mount("tmpfs", churn, "tmpfs", 0, ""); err != nil {
+				return err
+			}
+			return unix.Unmount(churn, unix.MNT_DETACH)
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			server, err := StartForkServer(initArgv())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				server.Close()
+				_ = server.cmd.Wait()
+			}()
+			sp := Spec{Namespaces: true, Hostname: "bench"}
+			cpu := func() time.Duration { return childrenCPU(b) + liveCPU(b, server.Pid()) }
+			before := cpu()
+			for i := 0; i < b.N; i++ {
+				if err := tc.change(); err != nil {
+					b.Fatal(err)
+				}
+				if err := forkTrue(server, sp); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpu()-before)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		})
 	}
 }
