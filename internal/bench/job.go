@@ -67,6 +67,10 @@ type JobResult struct {
 	ServerCPU, ChildCPU time.Duration
 	// ServerSysCPU is the part of ServerCPU spent in the kernel.
 	ServerSysCPU time.Duration
+	// MachineCPU is the whole machine's busy time per pod during the
+	// throughput Job, from /proc/stat: the processes above, whatever
+	// else ran, and the kernel's own threads and interrupts.
+	MachineCPU time.Duration
 	// Start latency per Job, split at the points the harness observes:
 	// creation → pod seen (controller), → pod bound (scheduler),
 	// → container started by the agent's record (agent).
@@ -145,15 +149,23 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	if err := writeAllocsProfile(opts.MemProfile, ".base"); err != nil {
 		return nil, err
 	}
+	busy0, idle0, err := machineCPU()
+	if err != nil {
+		return nil, err
+	}
 	self0, sys0, children0 := jobCPUSplit()
 	// The supervisor reaps the containers: their CPU is its children's.
 	children0 += supervisorsCPU()
 	res.ToComplete, err = jobRunIndexed(ctx, client, "throughput", opts.Completions, opts.Parallelism)
 	self1, sys1, children1 := jobCPUSplit()
 	children1 += supervisorsCPU()
+	busy1, idle1, statErr := machineCPU()
 	stopProfile()
 	if err != nil {
 		return nil, fmt.Errorf("throughput job: %w", err)
+	}
+	if statErr != nil {
+		return nil, statErr
 	}
 	if err := writeAllocsProfile(opts.MemProfile, ""); err != nil {
 		return nil, err
@@ -166,6 +178,13 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	res.ChildCPU = (children1 - children0) / time.Duration(opts.Completions)
 	report(w, "  CPU per pod: %s = server process %s (%s in the kernel) + shims, sandbox init and containers %s",
 		ms(res.ServerCPU+res.ChildCPU), ms(res.ServerCPU), ms(res.ServerSysCPU), ms(res.ChildCPU))
+	res.MachineCPU = (busy1 - busy0) / time.Duration(opts.Completions)
+	idleShare := 0.0
+	if all := (busy1 - busy0) + (idle1 - idle0); all > 0 {
+		idleShare = 100 * float64(idle1-idle0) / float64(all)
+	}
+	report(w, "  the whole machine: %s busy per pod (every process and the kernel's threads), %.0f %% idle",
+		ms(res.MachineCPU), idleShare)
 	if !opts.PodStages {
 		return res, nil
 	}

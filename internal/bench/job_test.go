@@ -36,10 +36,13 @@ func TestJobHarnessSmall(t *testing.T) {
 			}
 		}
 	}
+	if res.MachineCPU < res.ServerCPU {
+		t.Errorf("machine busy %s per pod, less than the server's own %s", res.MachineCPU, res.ServerCPU)
+	}
 	if res.ServerCPU <= 0 || res.ChildCPU <= 0 {
 		t.Errorf("CPU per pod: server %s, shims and containers %s; both must be positive", res.ServerCPU, res.ChildCPU)
 	}
-	for _, line := range []string{"pods/s", "per pod, p50/p99", "pod writes seen per pod"} {
+	for _, line := range []string{"pods/s", "the whole machine", "per pod, p50/p99", "pod writes seen per pod"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("no %q line:\n%s", line, out.String())
 		}
