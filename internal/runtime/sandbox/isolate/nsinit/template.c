@@ -373,12 +373,18 @@ static void build(void)
 		enter_cwd();
 		return;
 	}
+	/* The way back in after each look from the host's namespace. */
+	int self_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (self_ns < 0) {
+		if (setns(tmpl.host_ns, CLONE_NEWNS) != 0)
+			abandon("leaving a mount namespace it cannot come back to");
+		enter_cwd();
+		return;
+	}
 	enter_cwd();
 	if (tmpl.self_ns >= 0)
 		close(tmpl.self_ns);
-	tmpl.self_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (tmpl.self_ns < 0)
-		tmpl.listmount = 0;
+	tmpl.self_ns = self_ns;
 	tmpl.digest = d;
 	tmpl.active = 1;
 }
