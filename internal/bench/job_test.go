@@ -18,12 +18,12 @@ func TestJobHarnessSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	res, err := Job(ctx, &out, JobOptions{Completions: 20, Parallelism: 10, LatencyJobs: 3, DataDir: t.TempDir(), PodStages: true})
+	res, err := Job(ctx, &out, JobOptions{Completions: 20, Parallelism: 10, LatencyJobs: 3, DataDir: t.TempDir(), PodStages: true, BareOneCPU: true})
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.BareRate <= 0 || res.PodsPerSec <= 0 || res.ToComplete <= 0 {
+	if res.BareRate <= 0 || res.BareOneCPURate <= 0 || res.PodsPerSec <= 0 || res.ToComplete <= 0 {
 		t.Errorf("rates: %+v", res)
 	}
 	for name, d := range map[string]Durations{"total": res.Total, "controller": res.Controller, "scheduler": res.Scheduler, "agent": res.Agent} {
@@ -42,7 +42,7 @@ func TestJobHarnessSmall(t *testing.T) {
 	if res.ServerCPU <= 0 || res.ChildCPU <= 0 {
 		t.Errorf("CPU per pod: server %s, shims and containers %s; both must be positive", res.ServerCPU, res.ChildCPU)
 	}
-	for _, line := range []string{"pods/s", "the whole machine", "per pod, p50/p99", "pod writes seen per pod"} {
+	for _, line := range []string{"pods/s", "every process on CPU 0", "the whole machine", "per pod, p50/p99", "pod writes seen per pod"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("no %q line:\n%s", line, out.String())
 		}

@@ -17,7 +17,7 @@ import (
 
 // startForkServer starts a fork server for the test and stops it at the
 // end; the Go init step has none, so those runs skip.
-func startForkServer(t *testing.T) *ForkServer {
+func startForkServer(t testing.TB) *ForkServer {
 	t.Helper()
 	if useGoInit {
 		t.Skip("the Go init step serves no forks")

@@ -225,14 +225,7 @@ func BenchmarkForkServerTemplate(b *testing.B) {
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			server, err := StartForkServer(initArgv())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() {
-				server.Close()
-				_ = server.cmd.Wait()
-			}()
+			server := startForkServer(b)
 			sp := Spec{Namespaces: true, Hostname: "bench"}
 			cpu := func() time.Duration { return childrenCPU(b) + liveCPU(b, server.Pid()) }
 			before := cpu()
