@@ -72,6 +72,9 @@ func runAgent(cmd *cobra.Command, o agentOptions) error {
 	if o.server == "" {
 		return errors.New("--server is required")
 	}
+	if err := checkMaxPods(o.maxPods); err != nil {
+		return err
+	}
 	token := o.token
 	if o.tokenFile != "" {
 		if token != "" {
@@ -151,4 +154,12 @@ func podNetworkMode(disabled bool) agent.PodNetworkMode {
 		return agent.PodNetworkOff
 	}
 	return agent.PodNetworkAuto
+}
+
+// checkMaxPods refuses a pod capacity a node could not use.
+func checkMaxPods(n int) error {
+	if n < 1 {
+		return fmt.Errorf("--max-pods must be at least 1, got %d", n)
+	}
+	return nil
 }

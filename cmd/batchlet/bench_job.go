@@ -26,6 +26,7 @@ func newBenchJobCommand() *cobra.Command {
 	f.StringVar(&opts.DataDir, "data-dir", "", "the in-process server's data dir (default: a temporary one beside the server's default data dir)")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the server (this process) during the throughput Job")
 	f.BoolVar(&opts.PodStages, "pod-stages", false, "watch pods during the throughput Job and report their stages (costs the server about 3 % CPU)")
+	f.IntVar(&opts.MaxPods, "max-pods", 0, "pod capacity of the server's node (default: the parallelism, at least kubelet's 110)")
 	f.BoolVar(&opts.BareOneCPU, "bare-one-cpu", false, "also measure the bare spawn loop with every process on CPU 0")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "write the server's allocation profiles at the start (FILE.base) and end (FILE) of the throughput Job")
 	return cmd

@@ -39,6 +39,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of the local node (default: the host name)")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no local node agent")
 	f.StringVar(&cfg.AgentListen, "agent-listen", "127.0.0.1:0", "address of the local node agent's API (logs, exec)")
+	f.IntVar(&cfg.MaxPods, "max-pods", 110, "number of pods the local node can run")
 	f.StringVar(&cfg.ProfilesFile, "image-profiles", "", "file of extra image profiles for the process runtime")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; cluster DNS takes its tenth address")
 	f.BoolVar(&cfg.DisableServiceProxy, "disable-service-proxy", false, "do not make ClusterIPs reachable on this host (needs root)")
@@ -55,6 +56,9 @@ func runServer(cmd *cobra.Command, cfg server.Config) error {
 			return err
 		}
 		defer stop()
+	}
+	if err := checkMaxPods(cfg.MaxPods); err != nil {
+		return err
 	}
 	if err := network.CheckConfig(cfg.PodCIDR, ""); err != nil {
 		return fmt.Errorf("--pod-cidr: %w", err)

@@ -51,6 +51,10 @@ type JobOptions struct {
 	// spread over both CPUs, whose processes pay for each other's TLB
 	// shootdowns; the report names both, the goal stays the first.
 	BareOneCPU bool
+	// MaxPods is the node's pod capacity (default: the parallelism, or
+	// kubelet's 110 if that is more), so that the Job's pods run at the
+	// concurrency of the bare loop rather than queue for a slot.
+	MaxPods int
 }
 
 // JobResult is what one run of the Job benchmark measured.
@@ -71,6 +75,8 @@ type JobResult struct {
 	// throughput Job, from /proc/stat: the processes above, whatever
 	// else ran, and the kernel's own threads and interrupts.
 	MachineCPU time.Duration
+	// NodePods is the pod capacity the node reported.
+	NodePods int64
 	// Start latency per Job, split at the points the harness observes:
 	// creation → pod seen (controller), → pod bound (scheduler),
 	// → container started by the agent's record (agent).
@@ -93,6 +99,9 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	if opts.LatencyJobs <= 0 {
 		opts.LatencyJobs = 100
 	}
+	if opts.MaxPods <= 0 {
+		opts.MaxPods = max(opts.Parallelism, defaultMaxPods)
+	}
 	dataDir := opts.DataDir
 	if dataDir == "" {
 		tmp, err := tempDir("batchlet-bench-job-")
@@ -102,13 +111,17 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 		defer os.RemoveAll(tmp)
 		dataDir = tmp
 	}
-	srv, client, err := jobStartServer(ctx, dataDir)
+	srv, client, err := jobStartServer(ctx, dataDir, opts.MaxPods)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Close()
 
 	res := &JobResult{}
+	if res.NodePods, err = jobNodePods(ctx, client); err != nil {
+		return nil, err
+	}
+	report(w, "node %s: room for %d pods (status.capacity), Job parallelism %d", jobNodeName, res.NodePods, opts.Parallelism)
 	if res.BareRate, err = jobBareSpawnRate(ctx, "/bin/true", opts.Parallelism, opts.Completions); err != nil {
 		return nil, fmt.Errorf("bare spawn rate: %w", err)
 	}
@@ -197,16 +210,33 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	return res, nil
 }
 
+// defaultMaxPods is kubelet's default pod capacity of a node.
+const defaultMaxPods = 110
+
+// jobNodeName names the in-process server's node.
+const jobNodeName = "bench-node"
+
+// jobNodePods reads the pod capacity the node reports.
+func jobNodePods(ctx context.Context, client kubernetes.Interface) (int64, error) {
+	node, err := client.CoreV1().Nodes().Get(ctx, jobNodeName, metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("reading node %s: %w", jobNodeName, err)
+	}
+	pods := node.Status.Capacity[corev1.ResourcePods]
+	return pods.Value(), nil
+}
+
 // jobStartServer starts a whole server in this process: its local agent
 // runs containers through shims, as `batchlet server` does.
-func jobStartServer(ctx context.Context, dataDir string) (*server.Server, kubernetes.Interface, error) {
+func jobStartServer(ctx context.Context, dataDir string, maxPods int) (*server.Server, kubernetes.Interface, error) {
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	srv, err := server.Start(startCtx, server.Config{
 		DataDir:             dataDir,
 		Listen:              "127.0.0.1:0",
 		AgentListen:         "127.0.0.1:0",
-		NodeName:            "bench-node",
+		NodeName:            jobNodeName,
+		MaxPods:             maxPods,
 		DisableServiceProxy: true,
 	})
 	if err != nil {

@@ -18,10 +18,14 @@ func TestJobHarnessSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	res, err := Job(ctx, &out, JobOptions{Completions: 20, Parallelism: 10, LatencyJobs: 3, DataDir: t.TempDir(), PodStages: true, BareOneCPU: true})
+	// Fewer slots than the parallelism: the Job's pods queue for the node.
+	res, err := Job(ctx, &out, JobOptions{Completions: 20, Parallelism: 10, MaxPods: 4, LatencyJobs: 3, DataDir: t.TempDir(), PodStages: true, BareOneCPU: true})
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.NodePods != 4 {
+		t.Errorf("node reports room for %d pods, want the 4 asked for", res.NodePods)
 	}
 	if res.BareRate <= 0 || res.BareOneCPURate <= 0 || res.PodsPerSec <= 0 || res.ToComplete <= 0 {
 		t.Errorf("rates: %+v", res)

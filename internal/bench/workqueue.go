@@ -76,7 +76,7 @@ func WorkQueue(ctx context.Context, w io.Writer, opts WorkQueueOptions) (*WorkQu
 	defer client.Close()
 	q := workqueue.New(client, wqQueue, workqueue.Options{})
 
-	srv, kc, err := jobStartServer(ctx, dataDir)
+	srv, kc, err := jobStartServer(ctx, dataDir, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,7 @@ func (s *Server) startComponents(ctx context.Context, client kubernetes.Interfac
 		DataDir:       filepath.Join(s.cfg.DataDir, "agent"),
 		ListenAddress: s.cfg.AgentListen,
 		NodeIP:        nodeIP,
+		MaxPods:       s.cfg.MaxPods,
 		ClientCA:      ca.Pool(),
 		ServingCert:   &serving.TLS,
 		Clock:         clk,

@@ -34,6 +34,9 @@ type Config struct {
 	DisableAgent bool
 	// AgentListen is the local agent API's address (default 127.0.0.1:0).
 	AgentListen string
+	// MaxPods is the local node's pod capacity, as kubelet's --max-pods
+	// (default 110).
+	MaxPods int
 	// ProfilesFile is an optional image profiles file for the process
 	// runtime.
 	ProfilesFile string
