@@ -1,6 +1,7 @@
 package isolate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +41,11 @@ var ErrForkServerGone = errors.New("sandbox: the fork server is gone")
 type ForkServer struct {
 	cmd *exec.Cmd
 	// mu serialises requests: each is a message and its answer.
-	mu   sync.Mutex
+	mu sync.Mutex
+	// sock is in the runtime's poller: the wait for an answer (the child's
+	// set-up, up to its exec) parks the caller instead of holding a thread
+	// in a system call, which the Go scheduler would answer by handing
+	// the thread's processor to another.
 	sock *os.File
 	gone bool
 	// started counts the children made.
@@ -60,6 +65,13 @@ func StartForkServer(initArgv []string) (*ForkServer, error) {
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
+		return nil, fmt.Errorf("sandbox: creating fork server socket: %w", err)
+	}
+	// Our end is non-blocking, so that os.NewFile puts it in the poller;
+	// the server's end stays blocking.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
 		return nil, fmt.Errorf("sandbox: creating fork server socket: %w", err)
 	}
 	own, child := os.NewFile(uintptr(fds[0]), "forkserver"), os.NewFile(uintptr(fds[1]), "forkserver")
@@ -182,18 +194,36 @@ func (f *ForkServer) request(payload []byte, fds []int) (int, error) {
 	if f.gone {
 		return 0, ErrForkServerGone
 	}
-	if err := unix.Sendmsg(int(f.sock.Fd()), payload, unix.UnixRights(fds...), nil, 0); err != nil {
+	raw, err := f.sock.SyscallConn()
+	if err != nil {
+		f.gone = true
+		return 0, fmt.Errorf("%w: %v", ErrForkServerGone, err)
+	}
+	var opErr error
+	err = raw.Write(func(fd uintptr) bool {
+		opErr = unix.Sendmsg(int(fd), payload, unix.UnixRights(fds...), nil, 0)
+		return !errors.Is(opErr, unix.EAGAIN)
+	})
+	if err = cmp.Or(err, opErr); err != nil {
 		f.gone = true
 		return 0, fmt.Errorf("%w: sending a container: %v", ErrForkServerGone, err)
 	}
-	if err := waitReadable(f.sock, forkAnswerTimeout); err != nil {
+	if err := f.sock.SetReadDeadline(time.Now().Add(forkAnswerTimeout)); err != nil {
 		f.gone = true
-		_ = f.cmd.Process.Kill()
-		return 0, fmt.Errorf("%w: waiting for its answer: %v", ErrForkServerGone, err)
+		return 0, fmt.Errorf("%w: setting the answer's deadline: %v", ErrForkServerGone, err)
 	}
 	buf := make([]byte, 1024)
-	n, err := f.sock.Read(buf)
-	if err != nil || n == 0 {
+	var n int
+	err = raw.Read(func(fd uintptr) bool {
+		n, _, _, _, opErr = unix.Recvmsg(int(fd), buf, nil, 0)
+		return !errors.Is(opErr, unix.EAGAIN)
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		f.gone = true
+		_ = f.cmd.Process.Kill()
+		return 0, fmt.Errorf("%w: waiting for its answer: no answer within %s", ErrForkServerGone, forkAnswerTimeout)
+	}
+	if err = cmp.Or(err, opErr); err != nil || n == 0 {
 		f.gone = true
 		if err == nil {
 			err = io.EOF
@@ -265,27 +295,6 @@ func stdioFiles(cmd *exec.Cmd) ([]int, func(), error) {
 		fds = append(fds, int(f.Fd()))
 	}
 	return fds, closeAll, nil
-}
-
-// waitReadable waits until f has something to read (or has closed).
-func waitReadable(f *os.File, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("no answer within %s", timeout)
-		}
-		fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case err != nil:
-			return fmt.Errorf("polling: %w", err)
-		case n > 0:
-			return nil
-		}
-	}
 }
 
 // forkServerUnsupported is the Go init step's answer to forkServerArg.
