@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -51,6 +52,11 @@ func superviseMain(args []string) int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "becoming a child subreaper: %v\n", err)
 	}
+	// The supervisor mostly waits: on its clients, the fork server and
+	// its children. One processor keeps the Go scheduler from handing
+	// work between threads and spinning for more, which costs more than
+	// the work itself on a busy node.
+	goruntime.GOMAXPROCS(1)
 	s, err := newSupervisor(*root, *key, *idle, *forkServer)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
