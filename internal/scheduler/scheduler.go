@@ -14,6 +14,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -80,9 +81,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 		binding:       map[string]bool{},
 		binds:         make(chan struct{}, maxBindsInFlight),
 	}
-	podInf := factory.Core().V1().Pods()
+	podInf := factory.InformerFor(&corev1.Pod{}, newPodInformer)
 	nodeInf := factory.Core().V1().Nodes()
-	if _, err := podInf.Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	if _, err := podInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    s.onPod,
 		UpdateFunc: func(_, obj any) { s.onPod(obj) },
 		DeleteFunc: s.onPodDelete,
@@ -98,8 +99,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 	}); err != nil {
 		return nil, fmt.Errorf("scheduler: node handler: %w", err)
 	}
-	s.podLister = podInf.Lister()
-	s.synced = []toolscache.InformerSynced{podInf.Informer().HasSynced, nodeInf.Informer().HasSynced}
+	s.podLister = corelisters.NewPodLister(podInf.GetIndexer())
+	s.synced = []toolscache.InformerSynced{podInf.HasSynced, nodeInf.Informer().HasSynced}
 	return s, nil
 }
 
@@ -141,6 +142,17 @@ func (s *Scheduler) processNext(ctx context.Context) bool {
 	}
 	s.queue.Forget(key)
 	return true
+}
+
+// nonTerminalPods selects the pods that are not Succeeded or Failed, as
+// kube-scheduler does: a finished pod holds no resources, and one that
+// finishes leaves the selection with a DELETED event.
+var nonTerminalPods = fmt.Sprintf("status.phase!=%s,status.phase!=%s", corev1.PodSucceeded, corev1.PodFailed)
+
+// newPodInformer watches the pods the scheduler places or counts.
+func newPodInformer(client kubernetes.Interface, resync time.Duration) toolscache.SharedIndexInformer {
+	return coreinformers.NewFilteredPodInformer(client, metav1.NamespaceAll, resync, toolscache.Indexers{},
+		func(o *metav1.ListOptions) { o.FieldSelector = nonTerminalPods })
 }
 
 // ours: a pending pod this scheduler must place. An empty schedulerName

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -147,5 +148,33 @@ func TestLeavesOtherSchedulersPods(t *testing.T) {
 	}
 	if p := getPod(ctx, client, "other"); p.Spec.NodeName != "" || len(p.Status.Conditions) != 0 {
 		t.Fatalf("other pod touched: %+v", p.Status)
+	}
+}
+
+// TestWatchesOnlyPodsThatAreNotFinished checks the pod informer's list and
+// watch select the non-terminal pods, as kube-scheduler's: finished pods
+// are neither held in its cache nor sent to it.
+func TestWatchesOnlyPodsThatAreNotFinished(t *testing.T) {
+	client, _ := start(t)
+	want := fields.ParseSelectorOrDie("status.phase!=Succeeded,status.phase!=Failed").String()
+	seen := map[string]bool{}
+	for _, a := range client.Actions() {
+		if a.GetResource().Resource != "pods" || (a.GetVerb() != "list" && a.GetVerb() != "watch") {
+			continue
+		}
+		var got string
+		switch a := a.(type) {
+		case k8stesting.ListAction:
+			got = a.GetListRestrictions().Fields.String()
+		case k8stesting.WatchAction:
+			got = a.GetWatchRestrictions().Fields.String()
+		}
+		if got != want {
+			t.Errorf("pod %s with field selector %q, want %q", a.GetVerb(), got, want)
+		}
+		seen[a.GetVerb()] = true
+	}
+	if !seen["list"] || !seen["watch"] {
+		t.Fatalf("pod list and watch not both seen: %v", seen)
 	}
 }

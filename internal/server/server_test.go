@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -203,4 +204,56 @@ func TestEventsExpire(t *testing.T) {
 	if _, err := s.Client.CoreV1().ConfigMaps("default").Get(ctx, "stays", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the ConfigMap: %v", err)
 	}
+}
+
+// TestFinishedPodFreesItsNodeForAPendingOne runs two pods on a node with
+// room for one: the second is Unschedulable until the first has
+// finished. The scheduler watches only pods that have not finished, so
+// it learns of the end from the pod leaving its selection.
+func TestFinishedPodFreesItsNodeForAPendingOne(t *testing.T) {
+	s := servertest.Start(t, func(c *server.Config) { c.MaxPods = 1 })
+	ctx := context.Background()
+	signal := t.TempDir()
+	newPod := func(name, command string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "main", Image: "busybox", Command: []string{"sh", "-c", command},
+					VolumeMounts: []corev1.VolumeMount{{Name: "signal", MountPath: "/signal"}}}},
+				Volumes: []corev1.Volume{{Name: "signal", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: signal}}}},
+			},
+		}
+	}
+	pods := s.Client.CoreV1().Pods("default")
+	// The first runs until the second has been found not to fit.
+	if _, err := pods.Create(ctx, newPod("first", "while [ ! -e /signal/go ]; do sleep 0.05; done"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "first pod running", func() (bool, error) {
+		p, err := pods.Get(ctx, "first", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+	if _, err := pods.Create(ctx, newPod("second", "true"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "second pod unschedulable", func() (bool, error) {
+		p, err := pods.Get(ctx, "second", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+				return p.Spec.NodeName == "", nil
+			}
+		}
+		return false, nil
+	})
+	if err := os.WriteFile(filepath.Join(signal, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "second pod bound and succeeded", func() (bool, error) {
+		p, err := pods.Get(ctx, "second", metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName != "" && p.Status.Phase == corev1.PodSucceeded, err
+	})
 }
