@@ -6,6 +6,7 @@ import (
 	"log"
 	"math/rand"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -348,12 +349,31 @@ func (ws *watchStream) translate(ev storage.Event) (watch.EventType, runtime.Obj
 		case cur:
 			return watch.Added, ev.Object
 		case prev:
-			gone := ev.PrevObject.DeepCopyObject()
-			if acc, err := meta.Accessor(gone); err == nil {
-				acc.SetResourceVersion(strconv.FormatInt(ev.Revision, 10))
-			}
+			gone := withResourceVersion(ev.PrevObject, strconv.FormatInt(ev.Revision, 10))
 			return watch.Deleted, gone
 		}
 	}
 	return "", nil
+}
+
+// withResourceVersion returns obj as it was, at resource version rv. The
+// copy is shallow, as what it shares with obj is never written: obj is the
+// watch cache's, and every client of the event copies what it receives.
+func withResourceVersion(obj runtime.Object, rv string) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		obj = obj.DeepCopyObject()
+	} else {
+		cp := reflect.New(v.Elem().Type())
+		cp.Elem().Set(v.Elem())
+		if o, ok := cp.Interface().(runtime.Object); ok {
+			obj = o
+		} else {
+			obj = obj.DeepCopyObject()
+		}
+	}
+	if acc, err := meta.Accessor(obj); err == nil {
+		acc.SetResourceVersion(rv)
+	}
+	return obj
 }

@@ -209,3 +209,20 @@ func TestWatchTableAndTimeout(t *testing.T) {
 		t.Errorf("second row: %+v", tables[1].Rows)
 	}
 }
+
+// TestLeavingObjectLeavesTheCachedOneAlone checks the object of a DELETED
+// event for an object leaving a selection carries the revision it left
+// at, while the watch cache's previous state keeps its own.
+func TestLeavingObjectLeavesTheCachedOneAlone(t *testing.T) {
+	prev := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", ResourceVersion: "5", Labels: map[string]string{"sel": "yes"}}}
+	gone, ok := withResourceVersion(prev, "9").(*corev1.Pod)
+	if !ok || gone == prev {
+		t.Fatalf("got %T %p, want a copy of %p", gone, gone, prev)
+	}
+	if gone.ResourceVersion != "9" || gone.Labels["sel"] != "yes" || gone.Name != "p" {
+		t.Errorf("leaving object %+v", gone.ObjectMeta)
+	}
+	if prev.ResourceVersion != "5" {
+		t.Errorf("cached object's resourceVersion became %q", prev.ResourceVersion)
+	}
+}
