@@ -37,6 +37,9 @@ const (
 	defaultClientURL    = "http://127.0.0.1:0"
 	defaultRetention    = 5 * time.Minute
 	defaultStartTimeout = time.Minute
+	// catchUpEntries is the raft log a member keeps for followers; a
+	// single member needs none, but etcd refuses 0 and takes it as unset.
+	catchUpEntries = 1
 	// memberName and peerURL identify the single member. The peer URL is
 	// only recorded in the membership, never dialled, so a fixed value
 	// keeps it stable across restarts while the listener takes any port.
@@ -146,6 +149,12 @@ func serverConfig(cfg Config) (*embed.Config, error) {
 	// short ticks make start-up quick; but every tick wakes the server,
 	// idle or not (10 ms ticks cost ~27 ms of CPU a second here, 25 ms
 	// ticks ~19 ms, with the same time to ready).
+	// etcd keeps this many applied entries in memory after each of its
+	// in-memory snapshots (every 100 entries) for followers that fall
+	// behind; the default, 5000, holds ~5000 recent writes, each with its
+	// whole object, which under a stream of pod writes is ~10 MB of heap
+	// this single member never sends anyone.
+	e.SnapshotCatchUpEntries = catchUpEntries
 	e.TickMs = 25
 	e.ElectionMs = 125
 	return e, nil

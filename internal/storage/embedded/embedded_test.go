@@ -93,6 +93,11 @@ func TestServerConfigDefaults(t *testing.T) {
 	if err != nil || ecfg.AutoCompactionMode != "periodic" || retention != 5*time.Minute {
 		t.Errorf("compaction %s every %q, want periodic 5m", ecfg.AutoCompactionMode, ecfg.AutoCompactionRetention)
 	}
+	// A single member keeps no raft log for followers beyond what etcd
+	// insists on.
+	if ecfg.SnapshotCatchUpEntries != 1 {
+		t.Errorf("snapshot catch-up entries %d, want 1", ecfg.SnapshotCatchUpEntries)
+	}
 	if ecfg.Dir != "/data" || ecfg.ListenClientUrls[0].Host != "127.0.0.1:0" {
 		t.Errorf("dir %q, client URL %v", ecfg.Dir, ecfg.ListenClientUrls)
 	}
