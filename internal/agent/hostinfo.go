@@ -26,12 +26,19 @@ var evictionMemory = resource.MustParse("100Mi")
 
 const evictionNodefsPercent = 10
 
+// podCapacity is the node's pod capacity for a configured --max-pods
+// (0: kubelet's default).
+func podCapacity(maxPods int) int {
+	if maxPods <= 0 {
+		return defaultMaxPods
+	}
+	return maxPods
+}
+
 // hostCapacity measures the host: CPUs, memory, pods and the data dir's
 // filesystem.
 func hostCapacity(dataDir string, maxPods int) (capacity, allocatable corev1.ResourceList) {
-	if maxPods <= 0 {
-		maxPods = defaultMaxPods
-	}
+	maxPods = podCapacity(maxPods)
 	capacity = corev1.ResourceList{
 		corev1.ResourceCPU:  *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
 		corev1.ResourcePods: *resource.NewQuantity(int64(maxPods), resource.DecimalSI),

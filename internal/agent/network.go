@@ -113,6 +113,13 @@ func (a *Agent) startPodNetwork(pn *podNetwork) {
 		} else {
 			pn.manager = m
 			slog.Info("pod network", "node", a.cfg.NodeName, "bridge", m.Bridge(), "cidr", m.CIDR().String())
+			if addrs := network.PodAddresses(m.CIDR()); podCapacity(a.cfg.MaxPods) > addrs {
+				// As kubelet, the capacity is the admin's: pods in the
+				// host network need no address. The others past the
+				// addresses wait for one.
+				slog.Warn("the node's pod capacity exceeds its pod CIDR's addresses", "node", a.cfg.NodeName,
+					"maxPods", podCapacity(a.cfg.MaxPods), "cidr", m.CIDR().String(), "addresses", addrs)
+			}
 			a.mu.Lock()
 			ctx := a.runCtx
 			a.mu.Unlock()

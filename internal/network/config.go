@@ -176,3 +176,16 @@ func CheckConfig(cidr, bridge string) error {
 	}
 	return nil
 }
+
+// PodAddresses is how many pods of subnet can have an address: all but
+// the network's, the gateway's and the broadcast address.
+func PodAddresses(subnet *net.IPNet) int {
+	if subnet == nil {
+		return 0
+	}
+	ones, bits := subnet.Mask.Size()
+	if bits != 32 || ones > 30 {
+		return 0
+	}
+	return 1<<uint(bits-ones) - 3
+}

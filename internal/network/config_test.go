@@ -1,6 +1,7 @@
 package network
 
 import (
+	"net"
 	"strings"
 	"testing"
 )
@@ -27,5 +28,20 @@ func TestCheckConfigRefusesWhatNoNodeCouldUse(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("CheckConfig(%q, %q) = %v, want an error with %q", tc.cidr, tc.bridge, err, tc.wantErr)
 		}
+	}
+}
+
+func TestPodAddresses(t *testing.T) {
+	for cidr, want := range map[string]int{"10.244.0.0/24": 253, "10.244.0.0/16": 65533, "10.244.0.0/29": 5, "10.244.0.0/31": 0} {
+		_, subnet, err := net.ParseCIDR(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := PodAddresses(subnet); got != want {
+			t.Errorf("%s: %d pod addresses, want %d", cidr, got, want)
+		}
+	}
+	if got := PodAddresses(nil); got != 0 {
+		t.Errorf("no subnet: %d pod addresses", got)
 	}
 }
