@@ -155,20 +155,31 @@ func testTemplateKeptAcrossNamespaceFileChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	before, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
-	nsFile := mountNamespaceFile(t, dir)
-	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
-		t.Fatalf("container sees %q, want %q", got, want)
-	}
-	if err := unix.Unmount(nsFile, unix.MNT_DETACH); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
-		t.Fatalf("container sees %q, want %q", got, want)
-	}
-	after, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
-	if before != after {
-		t.Fatalf("template rebuilt for namespace files: %s, then %s", before, after)
+	// Other processes (test packages running beside this one) may mount
+	// and unmount on the host meanwhile, which rightly rebuilds the
+	// template; a server that rebuilt it for namespace files would do so
+	// at every attempt.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		before, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
+		nsFile := mountNamespaceFile(t, dir)
+		if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
+			t.Fatalf("container sees %q, want %q", got, want)
+		}
+		if err := unix.Unmount(nsFile, unix.MNT_DETACH); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := mountPoints(t, f, sp, dir), dir+" tmpfs\n"; got != want {
+			t.Fatalf("container sees %q, want %q", got, want)
+		}
+		after, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(f.Pid()), "ns/mnt"))
+		if before == after {
+			return
+		}
+		if attempt == attempts {
+			t.Fatalf("template rebuilt for namespace files in all %d attempts: last %s, then %s", attempts, before, after)
+		}
+		t.Logf("attempt %d: template rebuilt (%s, then %s), perhaps for another process's mount", attempt, before, after)
 	}
 }
 
