@@ -48,7 +48,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&o.nodeName, "node-name", "", "name of this node (default: the host name)")
 	f.StringVar(&o.listen, "listen", "0.0.0.0:10250", "address of the agent API (logs, exec, attach)")
 	f.StringVar(&o.nodeIP, "node-ip", "", "IP address the node advertises (default: the host's primary address)")
-	f.IntVar(&o.maxPods, "max-pods", 110, "number of pods this node can run")
+	f.IntVar(&o.maxPods, "max-pods", agent.DefaultMaxPods, "number of pods this node can run")
 	f.StringVar(&o.imageProfiles, "image-profiles", "", "file of extra image profiles for the process runtime")
 	f.BoolVar(&o.disablePodNetwork, "disable-pod-network", false, "keep pods in the host network instead of a network namespace and address of their own (which needs root on Linux)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "", "this node's pod CIDR (default: a free /24 of 10.244.0.0/16)")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/batchlet/batchlet/internal/agent"
 	"github.com/batchlet/batchlet/internal/memtrim"
 	"github.com/batchlet/batchlet/internal/network"
 	"github.com/batchlet/batchlet/internal/server"
@@ -39,7 +40,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of the local node (default: the host name)")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no local node agent")
 	f.StringVar(&cfg.AgentListen, "agent-listen", "127.0.0.1:0", "address of the local node agent's API (logs, exec)")
-	f.IntVar(&cfg.MaxPods, "max-pods", 110, "number of pods the local node can run")
+	f.IntVar(&cfg.MaxPods, "max-pods", agent.DefaultMaxPods, "number of pods the local node can run")
 	f.StringVar(&cfg.ProfilesFile, "image-profiles", "", "file of extra image profiles for the process runtime")
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; cluster DNS takes its tenth address")
 	f.BoolVar(&cfg.DisableServiceProxy, "disable-service-proxy", false, "do not make ClusterIPs reachable on this host (needs root)")

@@ -17,8 +17,8 @@ import (
 
 func labelsEverything() labels.Selector { return labels.Everything() }
 
-// defaultMaxPods is kubelet's default pod capacity.
-const defaultMaxPods = 110
+// DefaultMaxPods is kubelet's default pod capacity.
+const DefaultMaxPods = 110
 
 // Kubelet's default hard eviction thresholds, subtracted from capacity to
 // give allocatable.
@@ -30,7 +30,7 @@ const evictionNodefsPercent = 10
 // (0: kubelet's default).
 func podCapacity(maxPods int) int {
 	if maxPods <= 0 {
-		return defaultMaxPods
+		return DefaultMaxPods
 	}
 	return maxPods
 }

@@ -100,7 +100,7 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 		opts.LatencyJobs = 100
 	}
 	if opts.MaxPods <= 0 {
-		opts.MaxPods = max(opts.Parallelism, defaultMaxPods)
+		opts.MaxPods = max(opts.Parallelism, agent.DefaultMaxPods)
 	}
 	dataDir := opts.DataDir
 	if dataDir == "" {
@@ -209,9 +209,6 @@ func Job(ctx context.Context, w io.Writer, opts JobOptions) (*JobResult, error) 
 	report(w, "  pod writes seen per pod (create, bind, status, finalizer): %.2f; pods seen Running before finishing: %.0f %%", writes, 100*runShare)
 	return res, nil
 }
-
-// defaultMaxPods is kubelet's default pod capacity of a node.
-const defaultMaxPods = 110
 
 // jobNodeName names the in-process server's node.
 const jobNodeName = "bench-node"
